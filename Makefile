@@ -1,0 +1,63 @@
+# The two commands a new user needs: `make demo` and `make test`. Each sets itself up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export DJANGO_SETTINGS_MODULE ?= config.settings.local
+
+.PHONY: help venv venv-dev demo test test-sqlite test-mysql run bench lint migrate clean
+
+help:
+	@echo "make demo   - set up, import the World Cup 2018 demo data, build a real report with real workers"
+	@echo "make test   - set up and run the whole test suite (REQUIRE_SERVICES=1 makes missing services fail)"
+	@echo "make run    - web, fast and slow workers, beat and Flower in the foreground"
+	@echo "make bench  - the benchmark suite; writes var/bench/results.json"
+	@echo "make lint   - ruff and mypy"
+
+# The stamp files record which requirements were installed, so a changed
+# requirements file reinstalls and an unchanged one costs nothing.
+$(VENV)/.runtime: requirements.txt requirements-mysql.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@if pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then \
+		$(PY) -m pip install -q -r requirements-mysql.txt; \
+	else \
+		echo "note: mysqlclient skipped (needs libmariadb-dev and pkg-config); only MySQL use needs it"; \
+	fi
+	@touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.runtime
+venv-dev: $(VENV)/.dev
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+demo: venv
+	$(PY) scripts/demo.py
+
+# The suite runs twice: everything on the embedded default (SQLite, files),
+# then the database-dependent tests again on MariaDB (Django fixes its
+# databases per process, hence two runs).
+test: venv-dev
+	DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest $(PYTEST_ARGS)
+	DJANGO_SETTINGS_MODULE=config.settings.test TEST_DATABASE=mysql $(PY) -m pytest -m "mysql" $(PYTEST_ARGS)
+
+run: venv
+	$(PY) manage.py migrate --noinput
+	$(VENV)/bin/honcho start
+
+bench: venv-dev
+	$(PY) -m bench $(if $(FULL),--full,)
+
+lint: venv-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy .
+
+clean:
+	rm -rf var/

@@ -1,0 +1,84 @@
+"""Shared fixtures: service discovery, users, API clients, the demo data.
+
+Tests that need a real server ask for it through `require_service`: where the
+server is missing they are skipped with the reason, except with
+REQUIRE_SERVICES=1 (CI), where a missing service fails the test.
+"""
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent
+SHARED_DATA = REPO.parent / "shared" / "data" / "wyscout-2017-18"
+DEMO_DATA = REPO / "demo" / "wyscout-world-cup-2018.tar.xz"
+
+SERVICES = {
+    "mariadb": ("127.0.0.1", 3306),
+    "rabbitmq": ("127.0.0.1", 5672),
+    "redis": ("127.0.0.1", 6379),
+}
+
+
+def services_required() -> bool:
+    return os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def need(reason_ok: bool, reason: str) -> None:
+    """Skip (or, with REQUIRE_SERVICES=1, fail) when a prerequisite is missing."""
+    if reason_ok:
+        return
+    if services_required():
+        pytest.fail(f"required: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def require_service():
+    def check(name: str) -> None:
+        host, port = SERVICES[name]
+        need(port_open(host, port), f"{name} is not reachable on {host}:{port}")
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    need(SHARED_DATA.is_dir(), f"the full data set is not at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="analyst", password="pw-analyst-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="scout", password="pw-scout-123")
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
+
+
+@pytest.fixture
+def auth_client(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class FootballConfig(AppConfig):
+    name = "football"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,34 @@
+"""The one exception type for expected application errors, and the DRF handler that answers it."""
+
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApplicationError(Exception):
+    """An expected failure a client can act on: answered in DRF's error shape, never a 500."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+
+    def __init__(self, message: str, *, field: str | None = None, status_code: int | None = None, headers=None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.headers = headers or {}
+        if status_code is not None:
+            self.status_code = status_code
+
+    def as_data(self) -> dict:
+        if self.field:
+            return {self.field: [self.message]}
+        return {"detail": self.message}
+
+
+class ServiceUnavailable(ApplicationError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        return Response(exc.as_data(), status=exc.status_code, headers=exc.headers)
+    return exception_handler(exc, context)

@@ -1,0 +1,125 @@
+"""Reports, the per-(player, section) task records, and the partial files they share.
+
+The database, not the result backend, decides every state: a task record moves
+through its states by conditional updates, and the report's counters and
+status follow from those updates exactly once (see reports.services).
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class TaskState(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    RETRYING = "retrying"
+    DONE = "done"
+    FAILED = "failed"
+
+
+TERMINAL_STATES = (TaskState.DONE, TaskState.FAILED)
+
+
+class ReportStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    READY = "ready"
+    COMPLETE = "complete"
+    FAILED = "failed"
+
+
+class Report(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reports")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=ReportStatus.choices, default=ReportStatus.PENDING)
+    player_ids = models.JSONField(help_text="in the order the client sent them")
+    sections = models.JSONField(help_text="section names, dependencies included")
+    data_version = models.CharField(max_length=64)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    request_hash = models.CharField(max_length=64, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+
+    # Counters moved only by conditional updates when a task reaches a terminal state.
+    fast_total = models.PositiveIntegerField(default=0)
+    fast_done = models.PositiveIntegerField(default=0)
+    fast_failed = models.PositiveIntegerField(default=0)
+    fast_reused = models.PositiveIntegerField(default=0)
+    slow_total = models.PositiveIntegerField(default=0)
+    slow_done = models.PositiveIntegerField(default=0)
+    slow_failed = models.PositiveIntegerField(default=0)
+    slow_reused = models.PositiveIntegerField(default=0)
+
+    # The merged file: `generation` goes up on every retry; a read claims the
+    # merge of a generation by moving `merge_claimed` up to it, and records the
+    # file under `merged_generation` once it is written.
+    generation = models.PositiveIntegerField(default=1)
+    merge_claimed = models.PositiveIntegerField(default=0)
+    merged_generation = models.PositiveIntegerField(default=0)
+    merged_key = models.CharField(max_length=300, blank=True)
+    merge_count = models.PositiveIntegerField(default=0, help_text="merged files written, for audit")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="report_unique_owner_idempotency_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.id})"
+
+
+class Partial(models.Model):
+    """One stored section result for one player, shared by every report that asks for it.
+
+    The key is derived from (section, section version, player, data version,
+    versions of the fitted models used), so equal inputs map to the same file.
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    section = models.CharField(max_length=32)
+    player_id = models.IntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    size = models.PositiveIntegerField(default=0)
+    # Further files (pictures) written beside the JSON, by storage key.
+    files = models.JSONField(default=list)
+    # Successful writes of the object; more than one means the same bytes were written again.
+    writes = models.PositiveIntegerField(default=0)
+
+
+class ReportTask(models.Model):
+    report = models.ForeignKey(Report, on_delete=models.CASCADE, related_name="tasks")
+    player_id = models.IntegerField()
+    section = models.CharField(max_length=32)
+    queue = models.CharField(max_length=8)
+    state = models.CharField(max_length=16, choices=TaskState.choices, default=TaskState.QUEUED)
+    reused = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    partial_key = models.CharField(max_length=300, help_text="the key this task's result is stored under")
+    partial = models.ForeignKey(Partial, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    celery_id = models.CharField(max_length=64, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["report", "player_id", "section"], name="report_task_unique")
+        ]
+        indexes = [
+            models.Index(fields=["state", "dispatched_at"], name="report_task_state"),
+            models.Index(fields=["section", "finished_at"], name="report_task_section_finished"),
+        ]
