@@ -38,7 +38,8 @@ class Report(models.Model):
     player_ids = models.JSONField(help_text="in the order the client sent them")
     sections = models.JSONField(help_text="section names, dependencies included")
     data_version = models.CharField(max_length=64)
-    idempotency_key = models.CharField(max_length=200, blank=True)
+    # Null when the client sent none: NULLs never collide in the unique constraint.
+    idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -63,17 +64,13 @@ class Report(models.Model):
     generation = models.PositiveIntegerField(default=1)
     merge_claimed = models.PositiveIntegerField(default=0)
     merged_generation = models.PositiveIntegerField(default=0)
-    merged_key = models.CharField(max_length=300, blank=True)
+    merged_key = models.CharField(max_length=255, blank=True)
     merge_count = models.PositiveIntegerField(default=0, help_text="merged files written, for audit")
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["owner", "idempotency_key"],
-                condition=~models.Q(idempotency_key=""),
-                name="report_unique_owner_idempotency_key",
-            )
+            models.UniqueConstraint(fields=["owner", "idempotency_key"], name="report_unique_owner_idempotency_key")
         ]
 
     def __str__(self) -> str:
@@ -87,7 +84,7 @@ class Partial(models.Model):
     versions of the fitted models used), so equal inputs map to the same file.
     """
 
-    key = models.CharField(max_length=300, unique=True)
+    key = models.CharField(max_length=255, unique=True)
     section = models.CharField(max_length=32)
     player_id = models.IntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
@@ -106,7 +103,7 @@ class ReportTask(models.Model):
     state = models.CharField(max_length=16, choices=TaskState.choices, default=TaskState.QUEUED)
     reused = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
-    partial_key = models.CharField(max_length=300, help_text="the key this task's result is stored under")
+    partial_key = models.CharField(max_length=255, help_text="the key this task's result is stored under")
     partial = models.ForeignKey(Partial, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
     celery_id = models.CharField(max_length=64, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
