@@ -220,6 +220,8 @@ class FittedModel(models.Model):
     class Kind(models.TextChoices):
         EXPECTED_GOALS = "xg"
         EXPECTED_THREAT = "xt"
+        # Not fitted but derived: the per-player aggregates, versioned the same way.
+        AGGREGATES = "agg"
 
     kind = models.CharField(max_length=8, choices=Kind.choices)
     version = models.CharField(max_length=64, help_text="hash of the parameters and the data version")
