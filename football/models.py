@@ -156,7 +156,9 @@ class Appearance(models.Model):
         UNUSED = "unused", "unused substitute"
 
     match = models.ForeignKey(Match, on_delete=models.CASCADE, related_name="appearances")
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="appearances", db_constraint=False)
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="appearances", db_constraint=False
+    )
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="appearances")
     status = models.CharField(max_length=16, choices=Status.choices)
     minute_on = models.PositiveSmallIntegerField(null=True)
@@ -169,7 +171,9 @@ class Appearance(models.Model):
     sheet_own_goals = models.SmallIntegerField(null=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["match", "player"], name="appearance_unique_match_player")]
+        constraints = [
+            models.UniqueConstraint(fields=["match", "player"], name="appearance_unique_match_player")
+        ]
         indexes = [models.Index(fields=["player", "match"]), models.Index(fields=["team", "match"])]
 
     @property
@@ -232,7 +236,9 @@ class FittedModel(models.Model):
 
     class Meta:
         ordering = ["-fitted_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="fitted_model_unique_version")]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="fitted_model_unique_version")
+        ]
 
 
 class PlayerSeasonAggregate(models.Model):
@@ -242,7 +248,9 @@ class PlayerSeasonAggregate(models.Model):
     instead of scanning all events per report.
     """
 
-    player = models.ForeignKey(Player, on_delete=models.CASCADE, related_name="aggregates", db_constraint=False)
+    player = models.ForeignKey(
+        Player, on_delete=models.CASCADE, related_name="aggregates", db_constraint=False
+    )
     competition = models.ForeignKey(Competition, on_delete=models.CASCADE, related_name="+")
     season = models.ForeignKey(Season, on_delete=models.CASCADE, related_name="+")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+", db_constraint=False)

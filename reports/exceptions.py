@@ -10,7 +10,9 @@ class ApplicationError(Exception):
 
     status_code = status.HTTP_400_BAD_REQUEST
 
-    def __init__(self, message: str, *, field: str | None = None, status_code: int | None = None, headers=None):
+    def __init__(
+        self, message: str, *, field: str | None = None, status_code: int | None = None, headers=None
+    ):
         super().__init__(message)
         self.message = message
         self.field = field

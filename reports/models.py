@@ -70,7 +70,9 @@ class Report(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "idempotency_key"], name="report_unique_owner_idempotency_key")
+            models.UniqueConstraint(
+                fields=["owner", "idempotency_key"], name="report_unique_owner_idempotency_key"
+            )
         ]
 
     def __str__(self) -> str:
@@ -104,7 +106,9 @@ class ReportTask(models.Model):
     reused = models.BooleanField(default=False)
     attempts = models.PositiveSmallIntegerField(default=0)
     partial_key = models.CharField(max_length=255, help_text="the key this task's result is stored under")
-    partial = models.ForeignKey(Partial, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks")
+    partial = models.ForeignKey(
+        Partial, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
+    )
     celery_id = models.CharField(max_length=64, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -15,8 +15,14 @@ REST_FRAMEWORK = {
 
 TEST_DATABASE = env.str("TEST_DATABASE", default="sqlite")
 if TEST_DATABASE == "mysql":
-    DATABASES = {"default": _database(env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football"))}
-    DATABASES["default"]["TEST"] = {"NAME": "test_football", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    DATABASES = {
+        "default": _database(env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football"))
+    }
+    DATABASES["default"]["TEST"] = {
+        "NAME": "test_football",
+        "CHARSET": "utf8mb4",
+        "COLLATION": "utf8mb4_unicode_ci",
+    }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: Celery workers started by the tests are other
     # processes and must see the same database.

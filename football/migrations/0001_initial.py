@@ -5,227 +5,467 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Competition',
+            name="Competition",
             fields=[
-                ('id', models.IntegerField(help_text='Wyscout competitionId', primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('area', models.CharField(blank=True, max_length=100)),
-                ('kind', models.CharField(choices=[('league', 'League'), ('tournament', 'Tournament')], max_length=16)),
-                ('data_hash', models.CharField(blank=True, max_length=64)),
+                (
+                    "id",
+                    models.IntegerField(help_text="Wyscout competitionId", primary_key=True, serialize=False),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("area", models.CharField(blank=True, max_length=100)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("league", "League"), ("tournament", "Tournament")], max_length=16
+                    ),
+                ),
+                ("data_hash", models.CharField(blank=True, max_length=64)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Dataset',
+            name="Dataset",
             fields=[
-                ('id', models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
-                ('version', models.CharField(blank=True, max_length=64)),
-                ('imported_at', models.DateTimeField(null=True)),
-                ('counts', models.JSONField(default=dict)),
+                ("id", models.PositiveSmallIntegerField(default=1, primary_key=True, serialize=False)),
+                ("version", models.CharField(blank=True, max_length=64)),
+                ("imported_at", models.DateTimeField(null=True)),
+                ("counts", models.JSONField(default=dict)),
             ],
         ),
         migrations.CreateModel(
-            name='Team',
+            name="Team",
             fields=[
-                ('id', models.IntegerField(help_text='Wyscout teamId', primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('official_name', models.CharField(blank=True, max_length=150)),
-                ('city', models.CharField(blank=True, max_length=100)),
-                ('area', models.CharField(blank=True, max_length=100)),
-                ('kind', models.CharField(choices=[('club', 'Club'), ('national', 'National')], max_length=16)),
-                ('search_name', models.CharField(blank=True, db_index=True, max_length=300)),
+                ("id", models.IntegerField(help_text="Wyscout teamId", primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("official_name", models.CharField(blank=True, max_length=150)),
+                ("city", models.CharField(blank=True, max_length=100)),
+                ("area", models.CharField(blank=True, max_length=100)),
+                (
+                    "kind",
+                    models.CharField(choices=[("club", "Club"), ("national", "National")], max_length=16),
+                ),
+                ("search_name", models.CharField(blank=True, db_index=True, max_length=300)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='FittedModel',
+            name="FittedModel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('xg', 'Expected Goals'), ('xt', 'Expected Threat')], max_length=8)),
-                ('version', models.CharField(help_text='hash of the parameters and the data version', max_length=64)),
-                ('data_version', models.CharField(max_length=64)),
-                ('fitted_at', models.DateTimeField(auto_now_add=True)),
-                ('parameters', models.JSONField()),
-                ('metrics', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("xg", "Expected Goals"), ("xt", "Expected Threat")], max_length=8
+                    ),
+                ),
+                (
+                    "version",
+                    models.CharField(help_text="hash of the parameters and the data version", max_length=64),
+                ),
+                ("data_version", models.CharField(max_length=64)),
+                ("fitted_at", models.DateTimeField(auto_now_add=True)),
+                ("parameters", models.JSONField()),
+                ("metrics", models.JSONField(default=dict)),
             ],
             options={
-                'ordering': ['-fitted_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'version'), name='fitted_model_unique_version')],
+                "ordering": ["-fitted_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("kind", "version"), name="fitted_model_unique_version")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Season',
+            name="Season",
             fields=[
-                ('id', models.IntegerField(help_text='Wyscout seasonId', primary_key=True, serialize=False)),
-                ('name', models.CharField(help_text='2017/18, 2018, 2016', max_length=16)),
-                ('start_date', models.DateField(null=True)),
-                ('end_date', models.DateField(null=True)),
-                ('competition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seasons', to='football.competition')),
+                ("id", models.IntegerField(help_text="Wyscout seasonId", primary_key=True, serialize=False)),
+                ("name", models.CharField(help_text="2017/18, 2018, 2016", max_length=16)),
+                ("start_date", models.DateField(null=True)),
+                ("end_date", models.DateField(null=True)),
+                (
+                    "competition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="seasons",
+                        to="football.competition",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['competition_id', 'id'],
+                "ordering": ["competition_id", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Player',
+            name="Player",
             fields=[
-                ('id', models.IntegerField(help_text='Wyscout playerId', primary_key=True, serialize=False)),
-                ('first_name', models.CharField(blank=True, max_length=100)),
-                ('middle_name', models.CharField(blank=True, max_length=100)),
-                ('last_name', models.CharField(blank=True, max_length=100)),
-                ('short_name', models.CharField(blank=True, max_length=100)),
-                ('name', models.CharField(help_text='first, middle and last name', max_length=250)),
-                ('search_name', models.CharField(blank=True, db_index=True, max_length=600)),
-                ('birth_date', models.DateField(null=True)),
-                ('height', models.PositiveSmallIntegerField(help_text='cm', null=True)),
-                ('weight', models.PositiveSmallIntegerField(help_text='kg', null=True)),
-                ('foot', models.CharField(blank=True, max_length=8)),
-                ('role', models.CharField(choices=[('GK', 'Goalkeeper'), ('DF', 'Defender'), ('MD', 'Midfielder'), ('FW', 'Forward')], db_index=True, max_length=2)),
-                ('nationality', models.CharField(blank=True, help_text='passport area', max_length=100)),
-                ('birth_area', models.CharField(blank=True, max_length=100)),
-                ('current_national_team', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='football.team')),
-                ('current_team', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='football.team')),
-                ('last_team', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='football.team')),
+                ("id", models.IntegerField(help_text="Wyscout playerId", primary_key=True, serialize=False)),
+                ("first_name", models.CharField(blank=True, max_length=100)),
+                ("middle_name", models.CharField(blank=True, max_length=100)),
+                ("last_name", models.CharField(blank=True, max_length=100)),
+                ("short_name", models.CharField(blank=True, max_length=100)),
+                ("name", models.CharField(help_text="first, middle and last name", max_length=250)),
+                ("search_name", models.CharField(blank=True, db_index=True, max_length=600)),
+                ("birth_date", models.DateField(null=True)),
+                ("height", models.PositiveSmallIntegerField(help_text="cm", null=True)),
+                ("weight", models.PositiveSmallIntegerField(help_text="kg", null=True)),
+                ("foot", models.CharField(blank=True, max_length=8)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("GK", "Goalkeeper"),
+                            ("DF", "Defender"),
+                            ("MD", "Midfielder"),
+                            ("FW", "Forward"),
+                        ],
+                        db_index=True,
+                        max_length=2,
+                    ),
+                ),
+                ("nationality", models.CharField(blank=True, help_text="passport area", max_length=100)),
+                ("birth_area", models.CharField(blank=True, max_length=100)),
+                (
+                    "current_national_team",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
+                (
+                    "current_team",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
+                (
+                    "last_team",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Match',
+            name="Match",
             fields=[
-                ('id', models.IntegerField(help_text='Wyscout matchId', primary_key=True, serialize=False)),
-                ('gameweek', models.PositiveSmallIntegerField(default=0)),
-                ('date_utc', models.DateTimeField()),
-                ('label', models.CharField(max_length=200)),
-                ('venue', models.CharField(blank=True, max_length=200)),
-                ('duration', models.CharField(choices=[('Regular', 'Regular'), ('ExtraTime', 'Extra Time'), ('Penalties', 'Penalties')], max_length=16)),
-                ('home_score', models.PositiveSmallIntegerField()),
-                ('away_score', models.PositiveSmallIntegerField()),
-                ('home_score_ht', models.PositiveSmallIntegerField()),
-                ('away_score_ht', models.PositiveSmallIntegerField()),
-                ('home_score_et', models.PositiveSmallIntegerField(default=0)),
-                ('away_score_et', models.PositiveSmallIntegerField(default=0)),
-                ('home_score_p', models.PositiveSmallIntegerField(default=0)),
-                ('away_score_p', models.PositiveSmallIntegerField(default=0)),
-                ('competition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='football.competition')),
-                ('season', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='matches', to='football.season')),
-                ('away_team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='away_matches', to='football.team')),
-                ('home_team', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='home_matches', to='football.team')),
-                ('winner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='football.team')),
+                ("id", models.IntegerField(help_text="Wyscout matchId", primary_key=True, serialize=False)),
+                ("gameweek", models.PositiveSmallIntegerField(default=0)),
+                ("date_utc", models.DateTimeField()),
+                ("label", models.CharField(max_length=200)),
+                ("venue", models.CharField(blank=True, max_length=200)),
+                (
+                    "duration",
+                    models.CharField(
+                        choices=[
+                            ("Regular", "Regular"),
+                            ("ExtraTime", "Extra Time"),
+                            ("Penalties", "Penalties"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("home_score", models.PositiveSmallIntegerField()),
+                ("away_score", models.PositiveSmallIntegerField()),
+                ("home_score_ht", models.PositiveSmallIntegerField()),
+                ("away_score_ht", models.PositiveSmallIntegerField()),
+                ("home_score_et", models.PositiveSmallIntegerField(default=0)),
+                ("away_score_et", models.PositiveSmallIntegerField(default=0)),
+                ("home_score_p", models.PositiveSmallIntegerField(default=0)),
+                ("away_score_p", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "competition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="matches",
+                        to="football.competition",
+                    ),
+                ),
+                (
+                    "season",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="matches",
+                        to="football.season",
+                    ),
+                ),
+                (
+                    "away_team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="away_matches",
+                        to="football.team",
+                    ),
+                ),
+                (
+                    "home_team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="home_matches",
+                        to="football.team",
+                    ),
+                ),
+                (
+                    "winner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['date_utc', 'id'],
+                "ordering": ["date_utc", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('id', models.BigIntegerField(help_text='Wyscout event id', primary_key=True, serialize=False)),
-                ('type_id', models.PositiveSmallIntegerField(help_text='Wyscout eventId')),
-                ('subtype_id', models.PositiveSmallIntegerField(help_text='Wyscout subEventId', null=True)),
-                ('period', models.CharField(help_text='1H, 2H, E1, E2, P', max_length=2)),
-                ('second', models.FloatField(help_text='seconds from the start of the period')),
-                ('x', models.PositiveSmallIntegerField(null=True)),
-                ('y', models.PositiveSmallIntegerField(null=True)),
-                ('end_x', models.PositiveSmallIntegerField(null=True)),
-                ('end_y', models.PositiveSmallIntegerField(null=True)),
-                ('tags', models.CharField(blank=True, max_length=120)),
-                ('match', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='football.match')),
-                ('player', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='events', to='football.player')),
-                ('team', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='football.team')),
+                (
+                    "id",
+                    models.BigIntegerField(help_text="Wyscout event id", primary_key=True, serialize=False),
+                ),
+                ("type_id", models.PositiveSmallIntegerField(help_text="Wyscout eventId")),
+                ("subtype_id", models.PositiveSmallIntegerField(help_text="Wyscout subEventId", null=True)),
+                ("period", models.CharField(help_text="1H, 2H, E1, E2, P", max_length=2)),
+                ("second", models.FloatField(help_text="seconds from the start of the period")),
+                ("x", models.PositiveSmallIntegerField(null=True)),
+                ("y", models.PositiveSmallIntegerField(null=True)),
+                ("end_x", models.PositiveSmallIntegerField(null=True)),
+                ("end_y", models.PositiveSmallIntegerField(null=True)),
+                ("tags", models.CharField(blank=True, max_length=120)),
+                (
+                    "match",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="football.match",
+                    ),
+                ),
+                (
+                    "player",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="events",
+                        to="football.player",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Appearance',
+            name="Appearance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('starter', 'Starter'), ('substitute', 'substitute who came on'), ('unused', 'unused substitute')], max_length=16)),
-                ('minute_on', models.PositiveSmallIntegerField(null=True)),
-                ('minute_off', models.PositiveSmallIntegerField(null=True)),
-                ('minutes', models.PositiveSmallIntegerField(default=0)),
-                ('yellow_card_minute', models.PositiveSmallIntegerField(null=True)),
-                ('red_card_minute', models.PositiveSmallIntegerField(null=True)),
-                ('sheet_goals', models.SmallIntegerField(null=True)),
-                ('sheet_own_goals', models.SmallIntegerField(null=True)),
-                ('match', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appearances', to='football.match')),
-                ('player', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='appearances', to='football.player')),
-                ('team', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='appearances', to='football.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("starter", "Starter"),
+                            ("substitute", "substitute who came on"),
+                            ("unused", "unused substitute"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("minute_on", models.PositiveSmallIntegerField(null=True)),
+                ("minute_off", models.PositiveSmallIntegerField(null=True)),
+                ("minutes", models.PositiveSmallIntegerField(default=0)),
+                ("yellow_card_minute", models.PositiveSmallIntegerField(null=True)),
+                ("red_card_minute", models.PositiveSmallIntegerField(null=True)),
+                ("sheet_goals", models.SmallIntegerField(null=True)),
+                ("sheet_own_goals", models.SmallIntegerField(null=True)),
+                (
+                    "match",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appearances",
+                        to="football.match",
+                    ),
+                ),
+                (
+                    "player",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appearances",
+                        to="football.player",
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="appearances",
+                        to="football.team",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='PlayerSeasonAggregate',
+            name="PlayerSeasonAggregate",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('GK', 'Goalkeeper'), ('DF', 'Defender'), ('MD', 'Midfielder'), ('FW', 'Forward')], max_length=2)),
-                ('appearances', models.PositiveSmallIntegerField(default=0)),
-                ('starts', models.PositiveSmallIntegerField(default=0)),
-                ('minutes', models.PositiveIntegerField(default=0)),
-                ('goals', models.PositiveSmallIntegerField(default=0)),
-                ('penalty_goals', models.PositiveSmallIntegerField(default=0)),
-                ('assists', models.PositiveSmallIntegerField(default=0)),
-                ('shots', models.PositiveSmallIntegerField(default=0)),
-                ('shots_on_target', models.PositiveSmallIntegerField(default=0)),
-                ('xg', models.FloatField(default=0)),
-                ('npxg', models.FloatField(default=0)),
-                ('passes', models.PositiveIntegerField(default=0)),
-                ('passes_accurate', models.PositiveIntegerField(default=0)),
-                ('key_passes', models.PositiveSmallIntegerField(default=0)),
-                ('duels', models.PositiveIntegerField(default=0)),
-                ('duels_won', models.PositiveIntegerField(default=0)),
-                ('yellow_cards', models.PositiveSmallIntegerField(default=0)),
-                ('red_cards', models.PositiveSmallIntegerField(default=0)),
-                ('xt_added', models.FloatField(default=0)),
-                ('touches', models.PositiveIntegerField(default=0)),
-                ('version', models.CharField(max_length=64)),
-                ('competition', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='football.competition')),
-                ('player', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='aggregates', to='football.player')),
-                ('season', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='football.season')),
-                ('team', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='football.team')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("GK", "Goalkeeper"),
+                            ("DF", "Defender"),
+                            ("MD", "Midfielder"),
+                            ("FW", "Forward"),
+                        ],
+                        max_length=2,
+                    ),
+                ),
+                ("appearances", models.PositiveSmallIntegerField(default=0)),
+                ("starts", models.PositiveSmallIntegerField(default=0)),
+                ("minutes", models.PositiveIntegerField(default=0)),
+                ("goals", models.PositiveSmallIntegerField(default=0)),
+                ("penalty_goals", models.PositiveSmallIntegerField(default=0)),
+                ("assists", models.PositiveSmallIntegerField(default=0)),
+                ("shots", models.PositiveSmallIntegerField(default=0)),
+                ("shots_on_target", models.PositiveSmallIntegerField(default=0)),
+                ("xg", models.FloatField(default=0)),
+                ("npxg", models.FloatField(default=0)),
+                ("passes", models.PositiveIntegerField(default=0)),
+                ("passes_accurate", models.PositiveIntegerField(default=0)),
+                ("key_passes", models.PositiveSmallIntegerField(default=0)),
+                ("duels", models.PositiveIntegerField(default=0)),
+                ("duels_won", models.PositiveIntegerField(default=0)),
+                ("yellow_cards", models.PositiveSmallIntegerField(default=0)),
+                ("red_cards", models.PositiveSmallIntegerField(default=0)),
+                ("xt_added", models.FloatField(default=0)),
+                ("touches", models.PositiveIntegerField(default=0)),
+                ("version", models.CharField(max_length=64)),
+                (
+                    "competition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="football.competition",
+                    ),
+                ),
+                (
+                    "player",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="aggregates",
+                        to="football.player",
+                    ),
+                ),
+                (
+                    "season",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="football.season"
+                    ),
+                ),
+                (
+                    "team",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="football.team",
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['competition', 'season', 'role'], name='football_pl_competi_28a4e7_idx')],
-                'constraints': [models.UniqueConstraint(fields=('player', 'competition', 'season', 'team'), name='aggregate_unique_player_season_team')],
+                "indexes": [
+                    models.Index(
+                        fields=["competition", "season", "role"], name="football_pl_competi_28a4e7_idx"
+                    )
+                ],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("player", "competition", "season", "team"),
+                        name="aggregate_unique_player_season_team",
+                    )
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='match',
-            index=models.Index(fields=['season', 'date_utc'], name='football_ma_season__cda5e5_idx'),
+            model_name="match",
+            index=models.Index(fields=["season", "date_utc"], name="football_ma_season__cda5e5_idx"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['player', 'match'], name='event_player_match'),
+            model_name="event",
+            index=models.Index(fields=["player", "match"], name="event_player_match"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['match', 'period', 'second'], name='event_match_time'),
+            model_name="event",
+            index=models.Index(fields=["match", "period", "second"], name="event_match_time"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['type_id', 'subtype_id'], name='event_type'),
+            model_name="event",
+            index=models.Index(fields=["type_id", "subtype_id"], name="event_type"),
         ),
         migrations.AddIndex(
-            model_name='appearance',
-            index=models.Index(fields=['player', 'match'], name='football_ap_player__fd4f6d_idx'),
+            model_name="appearance",
+            index=models.Index(fields=["player", "match"], name="football_ap_player__fd4f6d_idx"),
         ),
         migrations.AddIndex(
-            model_name='appearance',
-            index=models.Index(fields=['team', 'match'], name='football_ap_team_id_d07779_idx'),
+            model_name="appearance",
+            index=models.Index(fields=["team", "match"], name="football_ap_team_id_d07779_idx"),
         ),
         migrations.AddConstraint(
-            model_name='appearance',
-            constraint=models.UniqueConstraint(fields=('match', 'player'), name='appearance_unique_match_player'),
+            model_name="appearance",
+            constraint=models.UniqueConstraint(
+                fields=("match", "player"), name="appearance_unique_match_player"
+            ),
         ),
     ]

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('football', '0001_initial'),
+        ("football", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='fittedmodel',
-            name='kind',
-            field=models.CharField(choices=[('xg', 'Expected Goals'), ('xt', 'Expected Threat'), ('agg', 'Aggregates')], max_length=8),
+            model_name="fittedmodel",
+            name="kind",
+            field=models.CharField(
+                choices=[("xg", "Expected Goals"), ("xt", "Expected Threat"), ("agg", "Aggregates")],
+                max_length=8,
+            ),
         ),
     ]

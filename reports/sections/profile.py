@@ -25,9 +25,9 @@ def compute(context: SectionContext) -> dict:
         .annotate(first=Min("match__date_utc"), last=Max("match__date_utc"))
         .order_by("first")
     )
-    season_end = Match.objects.filter(appearances__player_id=player.id).aggregate(last=Max("season__end_date"))[
-        "last"
-    ]
+    season_end = Match.objects.filter(appearances__player_id=player.id).aggregate(
+        last=Max("season__end_date")
+    )["last"]
     return {
         "id": player.id,
         "name": player.name,
