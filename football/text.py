@@ -27,5 +27,14 @@ def search_key(*parts: str) -> str:
 
 
 _UNDECOMPOSED = str.maketrans(
-    {"ø": "o", "ł": "l", "đ": "d", "ı": "i", "æ": "ae", "œ": "oe", "þ": "th", "ð": "d"}
+    {
+        "ø": "o",
+        "ł": "l",
+        "đ": "d",
+        "\u0131": "i",
+        "æ": "ae",
+        "œ": "oe",
+        "þ": "th",
+        "ð": "d",
+    }  # \u0131: dotless i
 )
