@@ -82,3 +82,17 @@ def auth_client(user):
     client = APIClient()
     client.force_authenticate(user=user)
     return client
+
+
+def pytest_collection_modifyitems(config, items):
+    """On the production-like pass, every test needs MariaDB, RabbitMQ and Redis."""
+    if os.environ.get("TEST_STACK") != "production":
+        return
+    missing = [name for name, (host, port) in SERVICES.items() if not port_open(host, port)]
+    if not missing:
+        return
+    reason = f"production-like stack: {', '.join(missing)} not reachable"
+    if services_required():
+        raise pytest.UsageError(f"required: {reason}")
+    for item in items:
+        item.add_marker(pytest.mark.skip(reason=reason))

@@ -1,11 +1,27 @@
-"""Test runs: local settings plus fast hashing, no throttling, and the database the test pass asks for.
+"""Test runs. `make test` runs pytest twice, once per stack:
 
-`make test` runs pytest twice: on SQLite, then with TEST_DATABASE=mysql on
-the MariaDB server (TEST_MYSQL_URL, by default root on localhost).
+- TEST_STACK=embedded (default): SQLite, Celery's filesystem transport, the
+  file result backend, local file storage; no servers.
+- TEST_STACK=production: MariaDB (TEST_MYSQL_URL), RabbitMQ, Redis, and S3
+  through a moto server that the tests start (see reports/tests/conftest.py).
+
+Everything lives under var/test unless DJANGO_VAR_DIR says otherwise, so a
+test run never touches a developer's database or broker folders.
 """
 
-from .base import *  # noqa: F403
-from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, _database, env
+import os
+from pathlib import Path
+
+os.environ.setdefault("DJANGO_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test"))
+
+TEST_STACK = os.environ.get("TEST_STACK", "embedded")
+if TEST_STACK == "production":
+    os.environ.setdefault("CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    os.environ.setdefault("CELERY_RESULT_BACKEND", "redis://127.0.0.1:6379/14")
+    os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+
+from .base import *  # noqa: E402, F403
+from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, _database, env  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {
@@ -13,16 +29,11 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"report_create": "100000/min", "user": "1000000/min"},
 }
 
-TEST_DATABASE = env.str("TEST_DATABASE", default="sqlite")
+TEST_MYSQL_URL = env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football")
+TEST_DATABASE = env.str("TEST_DATABASE", default="mysql" if TEST_STACK == "production" else "sqlite")
 if TEST_DATABASE == "mysql":
-    DATABASES = {
-        "default": _database(env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football"))
-    }
-    DATABASES["default"]["TEST"] = {
-        "NAME": "test_football",
-        "CHARSET": "utf8mb4",
-        "COLLATION": "utf8mb4_unicode_ci",
-    }
+    DATABASES = {"default": _database(TEST_MYSQL_URL)}
+    DATABASES["default"]["TEST"] = {"NAME": "test_football", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: Celery workers started by the tests are other
     # processes and must see the same database.
