@@ -9,3 +9,23 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def embedded_folders() -> list[str]:
+    """The folders the embedded default's broker and result backend need."""
+    from django.conf import settings
+
+    folders = []
+    if settings.CELERY_BROKER_URL.startswith("filesystem"):
+        options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        folders += [options["data_folder_in"], options["processed_folder"], options["control_folder"]]
+    if settings.CELERY_RESULT_BACKEND.startswith("file://"):
+        folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
+    return folders
+
+
+@app.on_after_configure.connect
+def _create_embedded_folders(sender, **kwargs):
+    # The filesystem transport and the file backend expect their folders to exist.
+    for folder in embedded_folders():
+        os.makedirs(folder, exist_ok=True)

@@ -242,12 +242,29 @@ PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# --- Scheduled jobs (tasks.jobs) ---------------------------------------------------
+# A weekly refit reads every event: far longer than a report section may take.
+JOB_SOFT_TIME_LIMIT_S = env.int("JOB_SOFT_TIME_LIMIT_S", default=2 * 60 * 60)
+JOB_TIME_LIMIT_S = env.int("JOB_TIME_LIMIT_S", default=JOB_SOFT_TIME_LIMIT_S + 10 * 60)
+# The data check stores at most this many problems in JobRun.result (all are logged).
+DATA_CHECK_MAX_STORED = 1000
+
+# Every line carries the current task's name and id and its report id
+# (tasks.logging); DJANGO_LOG_FORMAT=json writes one JSON object per line.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"task_context": {"()": "tasks.logging.TaskContextFilter"}},
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "plain": {"()": "tasks.logging.KeyValueFormatter"},
+        "json": {"()": "tasks.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env.str("DJANGO_LOG_FORMAT", default="plain"),
+            "filters": ["task_context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
