@@ -221,6 +221,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Two models have a `kind` field with different choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "TeamKindEnum": "football.models.Team.Kind",
+        "CompetitionKindEnum": "football.models.Competition.Kind",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
