@@ -1,9 +1,14 @@
 """The registry of report sections, in the order a report shows them."""
 
 from .base import Section, SectionContext, SectionError
+from .heatmap import SECTION as HEATMAP
+from .match_log import SECTION as MATCH_LOG
 from .profile import SECTION as PROFILE
+from .season_stats import SECTION as SEASON_STATS
+from .shot_map import SECTION as SHOT_MAP
+from .visuals import SECTION as VISUALS
 
-REGISTRY: tuple[Section, ...] = (PROFILE,)
+REGISTRY: tuple[Section, ...] = (PROFILE, SEASON_STATS, MATCH_LOG, SHOT_MAP, HEATMAP, VISUALS)
 SECTIONS: dict[str, Section] = {section.name: section for section in REGISTRY}
 
 __all__ = ["SECTIONS", "Section", "SectionContext", "SectionError"]

@@ -1,0 +1,102 @@
+"""Where a player touches the ball: counts on a grid of the pitch, and per third, lane and penalty area.
+
+Touches as football.analytics.counting defines them (on-ball actions, duels
+not lost, no shoot-out kicks). Wyscout's coordinates are already seen from the
+attacking direction of the event's team (x=100 is the goal attacked, y=0 the
+left touchline as the team attacks), so the grid needs no flipping: the team
+attacks left to right in every match and half. Two queries: the player, the
+events.
+
+`counts[row][column]`: row 0 is the band along y=0 (the left touchline, the
+top of a pitch drawn attacking to the right), column 0 the band along the
+player's own goal line. Goalkeeper save attempts and goal kicks are touches
+but Wyscout gives them no real place (it puts them at a corner of the pitch),
+so they are counted in `unplaced`, not on the grid.
+"""
+
+from football import tags as wyscout
+from football.analytics.counting import SHOOTOUT_PERIOD, in_penalty_area, is_touch, touch_position
+from football.models import Event, Player
+from tasks.queues import FAST_QUEUE
+
+from .base import Section, SectionContext, SectionError
+
+# Columns along the length of the pitch and rows across it: 12 x 8 zones of
+# about 8.75 m x 8.5 m, fine enough to tell a full back from a winger and
+# coarse enough that one season fills it.
+HEATMAP_COLUMNS = 12
+HEATMAP_ROWS = 8
+
+THIRDS = ("defensive", "middle", "attacking")
+LANES = ("left", "centre", "right")
+
+
+def grid_cell(x: int, y: int, columns: int = HEATMAP_COLUMNS, rows: int = HEATMAP_ROWS) -> tuple[int, int]:
+    """(row, column) of a position; the far edges (x or y = 100) fall in the last band."""
+    return min(y * rows // 100, rows - 1), min(x * columns // 100, columns - 1)
+
+
+def touch_positions(player_id: int) -> tuple[list[tuple[int, int]], int]:
+    """The player's placed touches as (x, y), and the number of touches with no place."""
+    placed: list[tuple[int, int]] = []
+    unplaced = 0
+    for type_id, subtype_id, x, y, tag_string in (
+        Event.objects.filter(player_id=player_id)
+        .exclude(period=SHOOTOUT_PERIOD)
+        .values_list("type_id", "subtype_id", "x", "y", "tags")
+    ):
+        if not is_touch(type_id, wyscout.parse(tag_string)):
+            continue
+        position = touch_position(type_id, subtype_id, x, y)
+        if position is None:
+            unplaced += 1
+        else:
+            placed.append(position)
+    return placed, unplaced
+
+
+def heatmap_figures(placed: list[tuple[int, int]], unplaced: int) -> dict:
+    counts = [[0] * HEATMAP_COLUMNS for _ in range(HEATMAP_ROWS)]
+    thirds = dict.fromkeys(THIRDS, 0)
+    lanes = dict.fromkeys(LANES, 0)
+    penalty_area = 0
+    for x, y in placed:
+        row, column = grid_cell(x, y)
+        counts[row][column] += 1
+        thirds[THIRDS[min(x * 3 // 100, 2)]] += 1
+        lanes[LANES[min(y * 3 // 100, 2)]] += 1
+        penalty_area += in_penalty_area(x, y)
+    total = len(placed)
+    return {
+        "grid": {
+            "columns": HEATMAP_COLUMNS,
+            "rows": HEATMAP_ROWS,
+            "x_range": [0, 100],
+            "y_range": [0, 100],
+            "orientation": "attacking left to right; row 0 along y=0 (left touchline), column 0 at own goal line",
+        },
+        "counts": counts,
+        "touches": total + unplaced,
+        "placed": total,
+        "unplaced": unplaced,
+        "thirds": thirds,
+        "thirds_pct": {k: round(100 * v / total, 1) if total else None for k, v in thirds.items()},
+        "lanes": lanes,
+        "penalty_area": penalty_area,
+    }
+
+
+def compute(context: SectionContext) -> dict:
+    if not Player.objects.filter(pk=context.player_id).exists():
+        raise SectionError(f"player {context.player_id} is not in the football database")
+    placed, unplaced = touch_positions(context.player_id)
+    return heatmap_figures(placed, unplaced)
+
+
+SECTION = Section(
+    name="heatmap",
+    queue=FAST_QUEUE,
+    version=1,
+    compute=compute,
+    description="touch counts on a 12 x 8 grid of the pitch, attacking left to right, with thirds and lanes",
+)

@@ -1,0 +1,153 @@
+"""A player's record per competition and season: appearances, minutes, goals, shots, passes, duels, cards.
+
+Every figure is counted by football.analytics.counting, the one definition the
+per-player aggregates use too. Four queries whatever the player's history:
+the player, the squad-sheet rows, the events, the current xG model (and one
+more only if the player has events in a match with no squad-sheet row).
+"""
+
+from football import tags as wyscout
+from football.analytics.counting import Totals, is_penalty, shot_xg
+from football.models import Appearance, Event, Match, Player
+from tasks.queues import FAST_QUEUE
+
+from .base import Section, SectionContext, SectionError
+
+EVENT_FIELDS = ("match_id", "team_id", "type_id", "subtype_id", "period", "x", "y", "tags")
+
+
+def compute(context: SectionContext) -> dict:
+    if not Player.objects.filter(pk=context.player_id).exists():
+        raise SectionError(f"player {context.player_id} is not in the football database")
+    rows: dict[tuple[int, int, int], dict] = {}
+    totals: dict[tuple[int, int, int], Totals] = {}
+    # (competition, season, team) of each match the player played in.
+    match_keys: dict[int, tuple[int, int, int]] = {}
+
+    def row_for(key: tuple[int, int, int], competition: str, season: str, team: str, date_utc) -> Totals:
+        row = rows.get(key)
+        if row is None:
+            rows[key] = row = {
+                "competition_id": key[0],
+                "competition": competition,
+                "season_id": key[1],
+                "season": season,
+                "team_id": key[2],
+                "team": team,
+                "first_match": date_utc,
+                "last_match": date_utc,
+            }
+            totals[key] = Totals()
+        row["first_match"] = min(row["first_match"], date_utc)
+        row["last_match"] = max(row["last_match"], date_utc)
+        return totals[key]
+
+    for (
+        match_id,
+        team_id,
+        team_name,
+        status,
+        minutes,
+        yellow,
+        red,
+        competition_id,
+        competition_name,
+        season_id,
+        season_name,
+        date_utc,
+    ) in (
+        Appearance.objects.filter(player_id=context.player_id)
+        .exclude(status=Appearance.Status.UNUSED)
+        .values_list(
+            "match_id",
+            "team_id",
+            "team__name",
+            "status",
+            "minutes",
+            "yellow_card_minute",
+            "red_card_minute",
+            "match__competition_id",
+            "match__competition__name",
+            "match__season_id",
+            "match__season__name",
+            "match__date_utc",
+        )
+    ):
+        key = (competition_id, season_id, team_id)
+        match_keys[match_id] = key
+        row_for(key, competition_name, season_name, team_name, date_utc).add_appearance(
+            status=status, minutes=minutes, yellow_card_minute=yellow, red_card_minute=red
+        )
+
+    events = list(Event.objects.filter(player_id=context.player_id).values_list(*EVENT_FIELDS))
+    orphan_matches = {event[0] for event in events} - match_keys.keys()
+    if orphan_matches:
+        # Events in a match whose squad sheet does not show the player as having
+        # played (a data quirk): they still count, under the match's competition
+        # and the event's team, with no appearance or minutes.
+        for (
+            match_id,
+            competition_id,
+            competition,
+            season_id,
+            season,
+            date_utc,
+            *teams,
+        ) in Match.objects.filter(id__in=orphan_matches).values_list(
+            "id",
+            "competition_id",
+            "competition__name",
+            "season_id",
+            "season__name",
+            "date_utc",
+            "home_team_id",
+            "home_team__name",
+            "away_team_id",
+            "away_team__name",
+        ):
+            team_names = {teams[0]: teams[1], teams[2]: teams[3]}
+            for team_id in {e[1] for e in events if e[0] == match_id}:
+                row_for(
+                    (competition_id, season_id, team_id),
+                    competition,
+                    season,
+                    team_names.get(team_id),
+                    date_utc,
+                )
+            match_keys[match_id] = (competition_id, season_id, 0)
+
+    shots: list[tuple] = []
+    shot_keys: list[tuple[tuple[int, int, int], bool]] = []
+    for match_id, team_id, type_id, subtype_id, period, x, y, tag_string in events:
+        key = match_keys[match_id]
+        if key[2] == 0:
+            key = (key[0], key[1], team_id)
+        if totals[key].add_event(type_id, subtype_id, period, wyscout.parse(tag_string)):
+            shots.append((x, y, subtype_id, tag_string))
+            shot_keys.append((key, is_penalty(type_id, subtype_id)))
+    xg = shot_xg(shots)
+    if xg is not None:
+        for (key, penalty), value in zip(shot_keys, xg, strict=True):
+            totals[key].add_xg(value, penalty=penalty)
+
+    competitions = [
+        {
+            **row,
+            "first_match": row["first_match"].date().isoformat(),
+            "last_match": row["last_match"].date().isoformat(),
+            **totals[key].figures(with_xg=xg is not None),
+        }
+        for key, row in rows.items()
+    ]
+    competitions.sort(key=lambda r: (r["first_match"], r["competition_id"], r["team_id"]))
+    return {"competitions": competitions, "xg_model": xg is not None}
+
+
+SECTION = Section(
+    name="season_stats",
+    queue=FAST_QUEUE,
+    version=1,
+    compute=compute,
+    uses=("xg",),
+    description="per competition and season: appearances, minutes, goals, assists, shots, xG, passes, duels, cards",
+)
