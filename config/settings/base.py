@@ -182,6 +182,12 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TASK_ROUTES = {
+    "reports.compute_fast_section": {"queue": "fast"},
+    "reports.compute_slow_section": {"queue": "slow"},
+    "reports.dispatch_report": {"queue": "fast"},
+}
+CELERY_TASK_DEFAULT_QUEUE = "fast"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -190,12 +196,17 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
         "control_folder": str(BROKER_DIR / "control"),
+        # How often an idle worker looks for new message files.
+        "polling_interval": 0.2,
     }
 else:
     # Publisher confirms: apply_async returns only once RabbitMQ has the message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
 # How long the API waits for the broker before answering 503.
 BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
+# How long /readyz waits for each dependency (database, broker, result
+# backend, storage) before calling it down; probes expect an answer in seconds.
+HEALTH_CHECK_TIMEOUT_S = env.float("HEALTH_CHECK_TIMEOUT_S", default=2.0)
 
 # --- REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -238,6 +249,15 @@ REPORT_MAX_PLAYERS = 500
 # Attempts before a section is failed for good, counted in the database so
 # that a message RabbitMQ redelivers forever (a poison task) still ends.
 REPORT_TASK_MAX_ATTEMPTS = env.int("REPORT_TASK_MAX_ATTEMPTS", default=4)
+# Longest wait between retries of a transient fault, before jitter.
+REPORT_TASK_RETRY_BACKOFF_MAX_S = env.int("REPORT_TASK_RETRY_BACKOFF_MAX_S", default=60)
+# Reports with at most this many sections to enqueue are published by the web
+# process after commit; larger ones by a dispatch task, to keep the API fast.
+REPORT_DISPATCH_INLINE_MAX = env.int("REPORT_DISPATCH_INLINE_MAX", default=200)
+# Partials fetched at once when a read merges them (S3 round trips overlap).
+REPORT_READ_CONCURRENCY = env.int("REPORT_READ_CONCURRENCY", default=16)
+# Worker processes per queue assumed by the status ETA (the pools autoscale to 6).
+REPORT_ETA_PARALLELISM = env.int("REPORT_ETA_PARALLELISM", default=2)
 REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=30)
 # A section queued or running longer than this is considered lost by the reaper.
 REPORT_TASK_DEADLINE_S = env.int("REPORT_TASK_DEADLINE_S", default=900)
@@ -273,3 +293,14 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Wyscout import ------------------------------------------------------------
+# Layout (b) keeps one competition's events in one JSON list; it is parsed in
+# pieces of this size, so memory stays at a few times this, not at the file.
+IMPORT_EVENTS_CHUNK_BYTES = 8 * 1024 * 1024
+# Event rows per executemany on SQLite: big enough to amortise the Python
+# round trip, small enough to keep a batch's tuples to a few tens of MB.
+IMPORT_SQLITE_BATCH_ROWS = 50_000
+# Event rows per LOAD DATA LOCAL INFILE on MySQL/MariaDB: each load parses and
+# indexes a temporary TSV file; fewer, larger loads are faster.
+IMPORT_MYSQL_LOAD_ROWS = 500_000

@@ -29,12 +29,19 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"report_create": "100000/min", "user": "1000000/min"},
 }
 
+# Test databases are named per process, so that two test runs on one machine
+# (a developer's and CI's, or two developers') never drop each other's tables.
+_RUN = os.getpid()
 TEST_MYSQL_URL = env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football")
 TEST_DATABASE = env.str("TEST_DATABASE", default="mysql" if TEST_STACK == "production" else "sqlite")
 if TEST_DATABASE == "mysql":
     DATABASES = {"default": _database(TEST_MYSQL_URL)}
-    DATABASES["default"]["TEST"] = {"NAME": "test_football", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
+    DATABASES["default"]["TEST"] = {
+        "NAME": f"test_football_{_RUN}",
+        "CHARSET": "utf8mb4",
+        "COLLATION": "utf8mb4_unicode_ci",
+    }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: Celery workers started by the tests are other
     # processes and must see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{_RUN}.sqlite3")}

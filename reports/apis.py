@@ -1,0 +1,152 @@
+"""HTTP API of reports: thin views over reports.services, reports.selectors and reports.merge."""
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
+from rest_framework.views import APIView
+
+from . import merge, selectors, services
+from .models import Report
+from .serializers import (
+    ReportCreateSerializer,
+    ReportDataSerializer,
+    ReportListSerializer,
+    ReportStatusSerializer,
+)
+
+ERRORS = {
+    400: OpenApiResponse(description="Invalid input; the body names each problem."),
+    401: OpenApiResponse(description="Authentication credentials were not provided or are invalid."),
+    404: OpenApiResponse(description="No such report, or not yours."),
+}
+
+
+class ReportCreateThrottle(UserRateThrottle):
+    scope = "report_create"
+
+
+def status_body(request, report: Report, *, detail: bool = False) -> dict:
+    body = {
+        **{
+            field: getattr(report, field)
+            for field in ("id", "name", "status", "created_at", "ready_at", "completed_at")
+        },
+        "player_ids": report.player_ids,
+        "sections": report.sections,
+        "progress": selectors.report_progress(report),
+        "eta_seconds": selectors.report_eta_seconds(report),
+        "data_url": request.build_absolute_uri(reverse("report-data", kwargs={"report_id": report.pk})),
+    }
+    if detail:
+        body["tasks"] = selectors.report_tasks(report)
+    return ReportStatusSerializer(body).data
+
+
+def _status_response(request, report: Report, *, code: int, headers: dict | None = None) -> Response:
+    headers = dict(headers or {})
+    headers.setdefault("Location", reverse("report-detail", kwargs={"report_id": report.pk}))
+    return Response(status_body(request, report), status=code, headers=headers)
+
+
+class ReportListCreateApi(ListAPIView):
+    serializer_class = ReportListSerializer
+
+    def get_throttles(self):
+        if self.request.method == "POST":
+            return [*super().get_throttles(), ReportCreateThrottle()]
+        return super().get_throttles()
+
+    def get_queryset(self):
+        return selectors.reports_visible_to(self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(
+        request=ReportCreateSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={
+            202: ReportStatusSerializer,
+            **ERRORS,
+            409: OpenApiResponse(description="Idempotency-Key reused with another body."),
+            429: OpenApiResponse(description="Too many reports created; see Retry-After."),
+            503: OpenApiResponse(description="The task broker is unreachable; nothing was created."),
+        },
+    )
+    def post(self, request):
+        serializer = ReportCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        report, _ = services.report_create(
+            owner=request.user,
+            name=serializer.validated_data["name"],
+            player_ids=serializer.validated_data["players"],
+            sections=serializer.validated_data.get("sections"),
+            idempotency_key=request.headers.get("Idempotency-Key") or None,
+        )
+        return _status_response(request, report, code=status.HTTP_202_ACCEPTED)
+
+
+class CreateReportApi(ReportListCreateApi):
+    """`POST /create-report`, the path the existing frontend calls: the same as POST /api/reports/."""
+
+    http_method_names = ["post", "options"]
+
+
+class ReportDetailApi(APIView):
+    def _report(self, request, report_id) -> Report:
+        return get_object_or_404(selectors.reports_visible_to(request.user), pk=report_id)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("detail", str, enum=["tasks"], description="`tasks`: one row per task")],
+        responses={
+            200: ReportStatusSerializer,
+            304: OpenApiResponse(description="Not modified (ETag)."),
+            **ERRORS,
+        },
+    )
+    def get(self, request, report_id):
+        report = self._report(request, report_id)
+        detail = request.query_params.get("detail") == "tasks"
+        etag = selectors.report_etag(report, detail=detail)
+        if etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        return Response(status_body(request, report, detail=detail), headers={"ETag": etag})
+
+    @extend_schema(responses={204: None, **ERRORS})
+    def delete(self, request, report_id):
+        services.report_delete(report=self._report(request, report_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ReportDataApi(ReportDetailApi):
+    http_method_names = ["get", "head", "options"]
+
+    @extend_schema(
+        responses={
+            200: ReportDataSerializer,
+            202: OpenApiResponse(ReportStatusSerializer, description="Not ready yet; see Retry-After."),
+            **ERRORS,
+        }
+    )
+    def get(self, request, report_id):
+        report = self._report(request, report_id)
+        if report.ready_at is None:
+            retry_after = max(1, min(30, selectors.report_eta_seconds(report) or 1))
+            return _status_response(
+                request, report, code=status.HTTP_202_ACCEPTED, headers={"Retry-After": str(retry_after)}
+            )
+        data = merge.report_data_read(report=report)
+        body = merge.sign_file_urls(data.body) if "visuals" in report.sections else data.body
+        return HttpResponse(body, content_type="application/json", headers={"X-Report-Source": data.source})
+
+
+class ReportRetryApi(ReportDetailApi):
+    http_method_names = ["post", "options"]
+
+    @extend_schema(request=None, responses={202: ReportStatusSerializer, **ERRORS})
+    def post(self, request, report_id):
+        report = services.report_retry(report=self._report(request, report_id))
+        return _status_response(request, report, code=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,32 @@
+"""Storage keys of report files, built from ids and hashes only, always under `reports/`.
+
+A partial's key names its inputs: the section and its version, the player,
+the data version and the versions of the fitted models the section uses. Equal
+inputs give the same key, which is what lets reports share partials.
+"""
+
+import hashlib
+import uuid
+
+from .sections import Section
+
+PREFIX = "reports/"
+
+
+def partial_key(
+    *, section: Section, player_id: int, data_version: str, model_versions: dict[str, str]
+) -> str:
+    inputs = "|".join([data_version, *(f"{kind}={model_versions.get(kind, '')}" for kind in section.uses)])
+    digest = hashlib.sha256(inputs.encode()).hexdigest()[:24]
+    return f"{PREFIX}partials/{section.name}/v{section.version}/{int(player_id)}/{digest}.json"
+
+
+def partial_file_key(partial: str, filename: str) -> str:
+    """A further file (a picture) stored beside a partial, in a folder named after it."""
+    if "/" in filename or filename.startswith("."):
+        raise ValueError(f"not a plain file name: {filename!r}")
+    return f"{partial.removesuffix('.json')}/{filename}"
+
+
+def merged_key(*, report_id: uuid.UUID, generation: int) -> str:
+    return f"{PREFIX}merged/{uuid.UUID(str(report_id)).hex}/g{int(generation)}.json"

@@ -1,0 +1,188 @@
+"""Running one section for one player: claim the record, compute, store the partial, finish.
+
+Safe to run twice. The claim counts attempts in the database; storing writes
+the same bytes to the same key; the move to a terminal state is a conditional
+update that succeeds once, and only that one counts towards the report.
+"""
+
+import logging
+import time
+
+import orjson
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import InterfaceError, OperationalError, connections
+from django.db.models import F
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from .keys import partial_file_key
+from .models import Partial, ReportTask, TaskState
+from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
+from .status import report_count_terminal, report_mark_started
+
+logger = logging.getLogger(__name__)
+
+CLAIMABLE = (TaskState.QUEUED, TaskState.RETRYING, TaskState.RUNNING)
+
+
+class TransientError(Exception):
+    """A fault worth retrying (database connection, storage, broker): the task retries with backoff."""
+
+    def __init__(self, cause: BaseException, *, attempts: int):
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause = cause
+        self.attempts = attempts
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(
+        exc, OperationalError | InterfaceError | BotoCoreError | BrokerError | ConnectionError | TimeoutError
+    ):
+        return True
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return status >= 500 or code in {"SlowDown", "Throttling", "RequestTimeout", "ServiceUnavailable"}
+    return False
+
+
+def encode_partial(content: dict) -> bytes:
+    """Canonical bytes: sorted keys and no timestamps, so a rerun writes the same bytes."""
+    return orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dict | None:
+    """Run one task record. Returns what a chained section receives, or None when there is nothing to do.
+
+    Raises TransientError when the caller should retry later.
+    """
+    task = _claim(report_task_id)
+    if task is None:
+        return None
+    if task.attempts > settings.REPORT_TASK_MAX_ATTEMPTS:
+        _fail(
+            task, f"gave up after {task.attempts - 1} attempts; the task crashed or its worker died each time"
+        )
+        return None
+    started = time.monotonic()
+    try:
+        stored = Partial.objects.filter(key=task.partial_key).first()
+        if stored is not None:
+            # Another report stored the same inputs since this one was created.
+            _finish(task, partial=stored, reused=True, started=started)
+            return {"partial_key": stored.key}
+        section = SECTIONS[task.section]
+        context = SectionContext(
+            player_id=task.player_id,
+            data_version=task.report.data_version,
+            upstream=_load_upstream(task, upstream) if section.depends_on else None,
+        )
+        files: list[str] = []
+
+        def save_file(filename: str, content: bytes, content_type: str) -> str:
+            key = partial_file_key(task.partial_key, filename)
+            default_storage.save(key, ContentFile(content, name=filename))
+            files.append(key)
+            return key
+
+        context.save_file = save_file
+        content = section.compute(context)
+        body = encode_partial(
+            {**content, "section": section.name, "version": section.version, "player_id": task.player_id}
+        )
+        saved_as = default_storage.save(task.partial_key, ContentFile(body, name="partial.json"))
+        if saved_as != task.partial_key:
+            raise RuntimeError(f"storage wrote {saved_as} instead of {task.partial_key}")
+        partial, _ = Partial.objects.get_or_create(
+            key=task.partial_key, defaults={"section": section.name, "player_id": task.player_id}
+        )
+        Partial.objects.filter(pk=partial.pk).update(writes=F("writes") + 1, size=len(body), files=files)
+        _finish(task, partial=partial, reused=False, started=started)
+        return {"partial_key": partial.key}
+    except SectionError as exc:
+        _fail(task, str(exc))
+        return None
+    except Exception as exc:
+        if is_transient(exc):
+            # A broken connection is not reused by the next attempt.
+            connections.close_all()
+            if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
+                _mark_retrying(task, exc)
+                raise TransientError(exc, attempts=task.attempts) from exc
+        logger.exception("section %s failed for player %s", task.section, task.player_id)
+        _fail(task, f"{type(exc).__name__}: {exc}")
+        return None
+
+
+def _claim(report_task_id: int) -> ReportTask | None:
+    # Running is claimable too: a message redelivered after its worker died
+    # finds its record still running. Counting attempts here is what ends a
+    # task that kills its worker every time.
+    claimed = ReportTask.objects.filter(pk=report_task_id, state__in=CLAIMABLE).update(
+        state=TaskState.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
+    )
+    if not claimed:
+        logger.info("report task %s is gone or already ended; nothing to do", report_task_id)
+        return None
+    task = ReportTask.objects.select_related("report").filter(pk=report_task_id).first()
+    if task is not None:
+        report_mark_started(report_id=task.report_id)
+    return task
+
+
+def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
+    dependency = SECTIONS[task.section].depends_on
+    key = (upstream or {}).get("partial_key")
+    if not key:
+        parent = (
+            ReportTask.objects.filter(report_id=task.report_id, player_id=task.player_id, section=dependency)
+            .values("state", "partial_key")
+            .first()
+        )
+        if parent is None or parent["state"] != TaskState.DONE:
+            raise SectionError(f"depends on {dependency}, which has not finished")
+        key = parent["partial_key"]
+    with default_storage.open(key, "rb") as stored:
+        return orjson.loads(stored.read())
+
+
+def _finish(task: ReportTask, *, partial: Partial, reused: bool, started: float) -> None:
+    finished = ReportTask.objects.filter(pk=task.pk, state=TaskState.RUNNING).update(
+        state=TaskState.DONE,
+        reused=reused,
+        partial=partial,
+        finished_at=timezone.now(),
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error="",
+    )
+    if finished:
+        report_count_terminal(report_id=task.report_id, queue=task.queue, failed=False, reused=reused)
+
+
+def _mark_retrying(task: ReportTask, exc: BaseException) -> None:
+    try:
+        ReportTask.objects.filter(pk=task.pk, state=TaskState.RUNNING).update(
+            state=TaskState.RETRYING, error=f"retrying after {type(exc).__name__}: {exc}"[:2000]
+        )
+    except (OperationalError, InterfaceError):
+        connections.close_all()  # the database itself is down; the retry claims from running
+
+
+def _fail(task: ReportTask, error: str) -> None:
+    failed = ReportTask.objects.filter(pk=task.pk, state__in=CLAIMABLE).update(
+        state=TaskState.FAILED, error=error[:2000], finished_at=timezone.now()
+    )
+    if failed:
+        report_count_terminal(report_id=task.report_id, queue=task.queue, failed=True)
+    # Sections that needed this one cannot run: they fail with it, so the report still ends.
+    for section in REGISTRY:
+        if section.depends_on != task.section:
+            continue
+        dependent = ReportTask.objects.filter(
+            report_id=task.report_id, player_id=task.player_id, section=section.name
+        ).first()
+        if dependent is not None:
+            _fail(dependent, f"depends on {task.section}, which failed: {error}")

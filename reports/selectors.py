@@ -1,0 +1,116 @@
+"""Reads of reports: visibility, status with progress and ETA, per-task detail."""
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+from django.utils import timezone
+
+from .models import Report, ReportTask, TaskState
+from .sections import SECTIONS
+
+# How far back task durations count for the ETA, and how long their average is cached.
+ETA_WINDOW = timedelta(hours=1)
+ETA_CACHE_S = 30
+
+
+def reports_visible_to(user) -> QuerySet[Report]:
+    """A report is its owner's; staff see all. Anyone else gets 404 for it."""
+    reports = Report.objects.all()
+    return reports if user.is_staff else reports.filter(owner=user)
+
+
+def report_progress(report: Report) -> dict:
+    progress = {}
+    for queue in ("fast", "slow"):
+        progress[queue] = {
+            "total": getattr(report, f"{queue}_total"),
+            "done": getattr(report, f"{queue}_done"),
+            "failed": getattr(report, f"{queue}_failed"),
+            "reused": getattr(report, f"{queue}_reused"),
+        }
+    total = report.fast_total + report.slow_total
+    ended = report.fast_done + report.fast_failed + report.slow_done + report.slow_failed
+    progress["percent"] = round(100 * ended / total, 1) if total else 100.0
+    return progress
+
+
+def section_durations_ms() -> dict[str, float]:
+    """Mean duration per section over the last hour's computed (not reused) tasks."""
+    durations = cache.get("reports:section-durations")
+    if durations is None:
+        since = timezone.now() - ETA_WINDOW
+        rows = (
+            ReportTask.objects.filter(state=TaskState.DONE, reused=False, finished_at__gte=since)
+            .values("section")
+            .annotate(mean=Avg("duration_ms"))
+        )
+        durations = {row["section"]: float(row["mean"] or 0) for row in rows}
+        cache.set("reports:section-durations", durations, ETA_CACHE_S)
+    return durations
+
+
+def report_eta_seconds(report: Report) -> int | None:
+    """Remaining work per queue from recent durations, spread over the assumed parallelism."""
+    if report.completed_at is not None:
+        return 0
+    durations = section_durations_ms()
+    per_queue = {"fast": 0.0, "slow": 0.0}
+    remaining = {
+        "fast": report.fast_total - report.fast_done - report.fast_failed,
+        "slow": report.slow_total - report.slow_done - report.slow_failed,
+    }
+    for queue in per_queue:
+        names = [name for name in report.sections if SECTIONS[name].queue == queue]
+        if not names or not remaining[queue]:
+            continue
+        mean = sum(durations.get(name, 1000.0) for name in names) / len(names)
+        per_queue[queue] = remaining[queue] * mean / 1000 / settings.REPORT_ETA_PARALLELISM
+    return int(round(max(per_queue.values())))
+
+
+def report_tasks(report: Report) -> list[dict]:
+    return list(
+        ReportTask.objects.filter(report=report)
+        .order_by("player_id", "id")
+        .values(
+            "player_id",
+            "section",
+            "queue",
+            "state",
+            "reused",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "error",
+        )
+    )
+
+
+def report_etag(report: Report, *, detail: bool) -> str:
+    """Changes whenever anything the status body shows changes."""
+    parts = [
+        str(report.pk),
+        report.status,
+        str(report.generation),
+        *(
+            str(getattr(report, f"{q}_{c}"))
+            for q in ("fast", "slow")
+            for c in ("total", "done", "failed", "reused")
+        ),
+        str(report.ready_at),
+        str(report.completed_at),
+    ]
+    if detail:
+        # Running and retrying states change without moving the counters.
+        latest = ReportTask.objects.filter(report=report).aggregate(
+            started=Max("started_at"),
+            finished=Max("finished_at"),
+            attempts=Sum("attempts"),
+            running=Count("id", filter=Q(state=TaskState.RUNNING)),
+            retrying=Count("id", filter=Q(state=TaskState.RETRYING)),
+        )
+        parts += [str(value) for value in latest.values()]
+    return '"' + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32] + '"'

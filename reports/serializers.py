@@ -1,0 +1,112 @@
+from django.conf import settings
+from rest_framework import serializers
+
+from .models import Report
+from .sections import SECTIONS
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    players = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**31 - 1),
+        allow_empty=False,
+        max_length=settings.REPORT_MAX_PLAYERS,
+        help_text=f"Wyscout player ids, 1 to {settings.REPORT_MAX_PLAYERS}, no repeats.",
+    )
+    sections = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(SECTIONS)),
+        required=False,
+        allow_empty=False,
+        help_text="Default: all sections. The sections a chosen one depends on are added.",
+    )
+
+    def validate_players(self, value: list[int]) -> list[int]:
+        seen, repeated = set(), []
+        for player_id in value:
+            if player_id in seen and player_id not in repeated:
+                repeated.append(player_id)
+            seen.add(player_id)
+        if repeated:
+            raise serializers.ValidationError(f"Repeated player ids: {', '.join(map(str, repeated))}.")
+        return value
+
+    def validate_sections(self, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise serializers.ValidationError("Each section may be named once.")
+        return value
+
+    def validate(self, attrs):
+        unknown = set(self.initial_data) - set(self.fields) if isinstance(self.initial_data, dict) else set()
+        if unknown:
+            raise serializers.ValidationError({field: ["Unknown field."] for field in sorted(unknown)})
+        return attrs
+
+
+class QueueProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    reused = serializers.IntegerField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    fast = QueueProgressSerializer()
+    slow = QueueProgressSerializer()
+    percent = serializers.FloatField()
+
+
+class TaskSerializer(serializers.Serializer):
+    player = serializers.IntegerField(source="player_id")
+    section = serializers.CharField()
+    queue = serializers.CharField()
+    state = serializers.CharField()
+    reused = serializers.BooleanField()
+    attempts = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField(allow_blank=True)
+
+
+class ReportStatusSerializer(serializers.ModelSerializer):
+    players = serializers.ListField(source="player_ids", child=serializers.IntegerField())
+    sections = serializers.ListField(child=serializers.CharField())
+    progress = ProgressSerializer()
+    eta_seconds = serializers.IntegerField(allow_null=True)
+    data_url = serializers.CharField()
+    tasks = TaskSerializer(many=True, required=False)
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "name",
+            "status",
+            "created_at",
+            "ready_at",
+            "completed_at",
+            "players",
+            "sections",
+            "progress",
+            "eta_seconds",
+            "data_url",
+            "tasks",
+        ]
+
+
+class ReportListSerializer(serializers.ModelSerializer):
+    players = serializers.ListField(source="player_ids", child=serializers.IntegerField())
+
+    class Meta:
+        model = Report
+        fields = ["id", "name", "status", "created_at", "ready_at", "completed_at", "players", "sections"]
+
+
+class ReportDataSerializer(serializers.Serializer):
+    """The shape of GET /api/reports/{id}/data/ (documentation only: the body is served as stored)."""
+
+    report = serializers.DictField()
+    credit = serializers.CharField()
+    players = serializers.DictField(help_text='{"<player id>": {"<section>": {...}}}')
+    pending = serializers.ListField(child=serializers.DictField())
+    failed = serializers.ListField(child=serializers.DictField())
+    complete = serializers.BooleanField()

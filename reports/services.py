@@ -1,0 +1,285 @@
+"""Writes on reports: create, retry, delete, purge, and the reaper.
+
+The lifecycle of one section's task record (claim, compute, store, finish)
+is in reports.runner; publishing to the broker is in reports.dispatch.
+"""
+
+import hashlib
+import logging
+from datetime import timedelta
+
+import orjson
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from football.models import Player
+from football.selectors import data_version, fitted_model_versions
+
+from . import dispatch
+from .exceptions import ApplicationError
+from .keys import partial_key
+from .models import Partial, Report, ReportStatus, ReportTask, TaskState
+from .sections import REGISTRY, SECTIONS, with_dependencies
+from .status import queue_counter, report_advance
+
+logger = logging.getLogger(__name__)
+
+
+def _request_hash(*, name: str, player_ids: list[int], sections: list[str]) -> str:
+    body = orjson.dumps(
+        {"name": name, "players": player_ids, "sections": sections}, option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(body).hexdigest()
+
+
+def _default_name(player_ids: list[int]) -> str:
+    if len(player_ids) == 1:
+        name = Player.objects.filter(pk=player_ids[0]).values_list("name", flat=True).first()
+        return f"Report on {name}" if name else "Player report"
+    return f"Report on {len(player_ids)} players"
+
+
+def report_create(
+    *,
+    owner: AbstractBaseUser,
+    player_ids: list[int],
+    name: str = "",
+    sections: list[str] | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Report, bool]:
+    """Create a report and its task records in one transaction; dispatch them after commit.
+
+    Returns the report and whether it was created (False for a repeat of an
+    Idempotency-Key with the same body). Sections whose partial is already
+    stored for the same inputs are reused at once and not enqueued.
+    """
+    wanted = with_dependencies(sections or [section.name for section in REGISTRY])
+    name = name.strip()
+    request_hash = _request_hash(name=name, player_ids=player_ids, sections=wanted)
+
+    if idempotency_key:
+        existing = _report_for_idempotency_key(owner=owner, key=idempotency_key, request_hash=request_hash)
+        if existing is not None:
+            return existing, False
+
+    found = set(Player.objects.filter(pk__in=player_ids).values_list("pk", flat=True))
+    unknown = [pid for pid in player_ids if pid not in found]
+    if unknown:
+        raise ApplicationError(f"Unknown player ids: {', '.join(map(str, unknown))}.", field="players")
+
+    # Checked before anything is written: a report the broker cannot take is
+    # refused with 503, not left for the reaper.
+    dispatch.broker_ensure_reachable()
+
+    version = data_version()
+    model_versions = fitted_model_versions()
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            report = Report.objects.create(
+                owner=owner,
+                name=name or _default_name(player_ids),
+                player_ids=player_ids,
+                sections=wanted,
+                data_version=version,
+                idempotency_key=idempotency_key or None,
+                request_hash=request_hash,
+            )
+            _create_task_records(report=report, model_versions=model_versions, now=now)
+            report_advance(report_id=report.pk)
+            transaction.on_commit(
+                lambda: dispatch.report_dispatch_after_commit(report_id=report.pk), robust=True
+            )
+    except IntegrityError:
+        # Two requests with the same Idempotency-Key raced; the other one won.
+        if idempotency_key:
+            existing = _report_for_idempotency_key(
+                owner=owner, key=idempotency_key, request_hash=request_hash
+            )
+            if existing is not None:
+                return existing, False
+        raise
+    report.refresh_from_db()
+    return report, True
+
+
+def _report_for_idempotency_key(*, owner, key: str, request_hash: str) -> Report | None:
+    report = Report.objects.filter(owner=owner, idempotency_key=key).first()
+    if report is not None and report.request_hash != request_hash:
+        raise ApplicationError(
+            "This Idempotency-Key was already used with a different request body.", status_code=409
+        )
+    return report
+
+
+def _create_task_records(*, report: Report, model_versions: dict[str, str], now) -> None:
+    keys = {
+        (player_id, name): partial_key(
+            section=SECTIONS[name],
+            player_id=player_id,
+            data_version=report.data_version,
+            model_versions=model_versions,
+        )
+        for player_id in report.player_ids
+        for name in report.sections
+    }
+    stored = dict(Partial.objects.filter(key__in=set(keys.values())).values_list("key", "pk"))
+    records = []
+    totals = {
+        "fast_total": 0,
+        "slow_total": 0,
+        "fast_done": 0,
+        "slow_done": 0,
+        "fast_reused": 0,
+        "slow_reused": 0,
+    }
+    for (player_id, name), key in keys.items():
+        queue = SECTIONS[name].queue
+        reused_partial = stored.get(key)
+        totals[queue_counter(queue, "total")] += 1
+        if reused_partial is not None:
+            totals[queue_counter(queue, "done")] += 1
+            totals[queue_counter(queue, "reused")] += 1
+        records.append(
+            ReportTask(
+                report=report,
+                player_id=player_id,
+                section=name,
+                queue=queue,
+                partial_key=key,
+                state=TaskState.DONE if reused_partial else TaskState.QUEUED,
+                reused=reused_partial is not None,
+                partial_id=reused_partial,
+                finished_at=now if reused_partial else None,
+                duration_ms=0 if reused_partial else None,
+            )
+        )
+    ReportTask.objects.bulk_create(records, batch_size=1000)
+    started = totals["fast_done"] + totals["slow_done"] > 0
+    Report.objects.filter(pk=report.pk).update(
+        **totals,
+        status=ReportStatus.RUNNING if started else ReportStatus.PENDING,
+        started_at=now if started else None,
+    )
+
+
+def report_retry(*, report: Report) -> Report:
+    """Re-enqueue the report's failed sections; the report runs again and a new merged file follows."""
+    with transaction.atomic():
+        report = Report.objects.select_for_update().get(pk=report.pk)
+        failed = list(
+            ReportTask.objects.filter(report=report, state=TaskState.FAILED).values_list("pk", "queue")
+        )
+        if not failed:
+            raise ApplicationError("The report has no failed sections to retry.")
+        fast = sum(1 for _, queue in failed if queue == "fast")
+        ReportTask.objects.filter(pk__in=[pk for pk, _ in failed]).update(
+            state=TaskState.QUEUED,
+            attempts=0,
+            error="",
+            dispatched_at=None,
+            started_at=None,
+            finished_at=None,
+        )
+        Report.objects.filter(pk=report.pk).update(
+            fast_failed=F("fast_failed") - fast,
+            slow_failed=F("slow_failed") - (len(failed) - fast),
+            status=ReportStatus.RUNNING,
+            completed_at=None,
+            # Failed fast sections make the report not ready again until they end.
+            ready_at=None if fast else F("ready_at"),
+            generation=F("generation") + 1,
+        )
+        transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report.pk), robust=True)
+    report.refresh_from_db()
+    return report
+
+
+def report_delete(*, report: Report) -> None:
+    """Delete a report, revoke its outstanding tasks, and remove the files no other report uses."""
+    outstanding = list(
+        ReportTask.objects.filter(report=report)
+        .exclude(state__in=[TaskState.DONE, TaskState.FAILED])
+        .values_list("pk", flat=True)
+    )
+    partial_ids = set(
+        ReportTask.objects.filter(report=report, partial__isnull=False).values_list("partial_id", flat=True)
+    )
+    merged = [report.merged_key] if report.merged_key else []
+    report.delete()
+    # A task already running when its record goes ends quietly (reports.runner);
+    # revoking spares the workers the ones still waiting in the queue.
+    dispatch.tasks_revoke(task_ids=[dispatch.celery_task_id(pk) for pk in outstanding])
+    for key in merged:
+        _storage_delete(key)
+    partials_delete_orphans(partial_ids=partial_ids)
+
+
+def partials_delete_orphans(*, partial_ids=None, older_than=None) -> int:
+    """Delete partials (rows and files) that no report refers to any more."""
+    orphans = Partial.objects.annotate(refs=Count("tasks")).filter(refs=0)
+    if partial_ids is not None:
+        orphans = orphans.filter(pk__in=partial_ids)
+    if older_than is not None:
+        orphans = orphans.filter(created_at__lt=older_than)
+    removed = 0
+    for partial in orphans:
+        # Re-checked in the delete itself: a report created meanwhile may have
+        # started to share this partial.
+        deleted, _ = Partial.objects.filter(pk=partial.pk, tasks__isnull=True).delete()
+        if deleted:
+            for key in [partial.key, *partial.files]:
+                _storage_delete(key)
+            removed += 1
+    return removed
+
+
+def _storage_delete(key: str) -> None:
+    try:
+        default_storage.delete(key)
+    except Exception:  # the row is gone; a leftover object is found by the purge
+        logger.warning("could not delete %s from storage", key, exc_info=True)
+
+
+def reports_purge_expired(*, now=None) -> int:
+    """Delete reports older than the retention, with their files; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.REPORT_RETENTION_DAYS)
+    count = 0
+    for report in Report.objects.filter(created_at__lt=cutoff).iterator():
+        report_delete(report=report)
+        count += 1
+    # Partials written by a task whose report was deleted while it ran.
+    partials_delete_orphans(older_than=now - timedelta(hours=1))
+    return count
+
+
+def report_tasks_reap(*, now=None) -> int:
+    """Re-enqueue sections that were never dispatched, or whose message was lost.
+
+    Never dispatched: still queued with no dispatch time a minute after the
+    report was created (the process died between commit and publish). Lost:
+    queued, running or retrying past REPORT_TASK_DEADLINE_S, which is longer
+    than the hard time limit, so no live worker can still hold it. Attempts
+    are kept, so a task that kills its worker every time still ends failed.
+    """
+    now = now or timezone.now()
+    deadline = now - timedelta(seconds=settings.REPORT_TASK_DEADLINE_S)
+    never_dispatched = Q(
+        state=TaskState.QUEUED, dispatched_at__isnull=True, report__created_at__lt=now - timedelta(minutes=1)
+    )
+    lost = Q(
+        state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING], dispatched_at__lt=deadline
+    ) & (Q(started_at__isnull=True) | Q(started_at__lt=deadline))
+    stuck = ReportTask.objects.filter(never_dispatched | lost)
+    report_ids = set(stuck.values_list("report_id", flat=True))
+    count = stuck.update(state=TaskState.QUEUED, dispatched_at=None)
+    for report_id in report_ids:
+        dispatch.report_dispatch(report_id=report_id)
+    if count:
+        logger.warning("reaper re-enqueued %d sections of %d reports", count, len(report_ids))
+    return count

@@ -1,0 +1,57 @@
+"""A report's status follows from its counters, moved by conditional updates.
+
+Each terminal transition of a task record adds one to its queue's `done` or
+`failed` counter; then `report_advance` moves the report to `ready` and to
+`complete`/`failed` with updates that match only while the transition has not
+happened yet, so each happens exactly once, whichever task ends last and
+however many workers finish at the same moment. Redis plays no part: a
+flushed result backend cannot leave a report hanging.
+"""
+
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from .models import Report, ReportStatus
+
+_FAST_TERMINAL = Q(fast_total=F("fast_done") + F("fast_failed"))
+_SLOW_TERMINAL = Q(slow_total=F("slow_done") + F("slow_failed"))
+
+
+def queue_counter(queue: str, counter: str) -> str:
+    """The Report field counting `counter` (total, done, failed, reused) for a queue."""
+    return f"{queue}_{counter}"
+
+
+def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool = False) -> None:
+    changes = {
+        queue_counter(queue, "failed" if failed else "done"): F(
+            queue_counter(queue, "failed" if failed else "done")
+        )
+        + 1
+    }
+    if reused:
+        changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) + 1
+    Report.objects.filter(pk=report_id).update(**changes)
+    report_advance(report_id=report_id)
+
+
+def report_mark_started(*, report_id) -> None:
+    Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
+        status=ReportStatus.RUNNING, started_at=timezone.now()
+    )
+
+
+def report_advance(*, report_id) -> None:
+    now = timezone.now()
+    Report.objects.filter(_FAST_TERMINAL, _SLOW_TERMINAL, pk=report_id, completed_at__isnull=True).update(
+        completed_at=now,
+        ready_at=Coalesce(F("ready_at"), Value(now)),
+        status=Case(
+            When(Q(fast_failed__gt=0) | Q(slow_failed__gt=0), then=Value(ReportStatus.FAILED)),
+            default=Value(ReportStatus.COMPLETE),
+        ),
+    )
+    Report.objects.filter(
+        _FAST_TERMINAL, pk=report_id, ready_at__isnull=True, completed_at__isnull=True
+    ).update(ready_at=now, status=ReportStatus.READY)

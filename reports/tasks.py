@@ -1,0 +1,44 @@
+"""Celery tasks of the report pipeline: thin adapters over reports.runner and reports.dispatch."""
+
+import random
+
+from celery import shared_task
+from django.conf import settings
+
+from tasks.queues import FAST_QUEUE, SLOW_QUEUE
+
+from . import dispatch, runner
+
+TASK_OPTIONS = {
+    "bind": True,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    # Attempts are counted and bounded in the database (reports.runner), which
+    # also sees redeliveries after a worker died; Celery's own count does not.
+    "max_retries": None,
+}
+
+
+def _run(task, upstream, report_task_id: int):
+    try:
+        return runner.report_task_run(report_task_id=report_task_id, upstream=upstream)
+    except runner.TransientError as exc:
+        # Exponential backoff with jitter, so retries after an outage do not arrive together.
+        countdown = min(settings.REPORT_TASK_RETRY_BACKOFF_MAX_S, 2**exc.attempts) * (0.5 + random.random())
+        raise task.retry(exc=exc.cause, countdown=countdown) from exc
+
+
+@shared_task(name="reports.compute_fast_section", queue=FAST_QUEUE, **TASK_OPTIONS)
+def compute_fast_section(self, upstream=None, *, report_task_id: int):
+    return _run(self, upstream, report_task_id)
+
+
+@shared_task(name="reports.compute_slow_section", queue=SLOW_QUEUE, **TASK_OPTIONS)
+def compute_slow_section(self, upstream=None, *, report_task_id: int):
+    return _run(self, upstream, report_task_id)
+
+
+@shared_task(name=dispatch.DISPATCH_TASK, queue=FAST_QUEUE, acks_late=True, reject_on_worker_lost=True)
+def dispatch_report(report_id: str) -> int:
+    # Dispatch is idempotent: it publishes only records not yet marked dispatched.
+    return dispatch.report_dispatch(report_id=report_id)
