@@ -1,0 +1,62 @@
+"""manage.py import_wyscout PATH [--competition ID ...]: load the Wyscout public data set (CONTRACT section 3)."""
+
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from football.importer.services import wyscout_import
+from football.importer.sources import SourceError
+
+CREDIT = (
+    "Data: Pappalardo et al., A public data set of spatio-temporal match events in soccer competitions, "
+    "Scientific Data 6, 236 (2019); figshare doi:10.6084/m9.figshare.c.4415000; CC BY 4.0."
+)
+
+
+class Command(BaseCommand):
+    help = "Import the Wyscout public data set from a folder or a .tar.xz/.zip archive, in either layout."
+
+    def add_arguments(self, parser):
+        parser.add_argument("path", type=Path, help="folder, .tar.xz or .zip holding the data set")
+        parser.add_argument(
+            "--competition",
+            type=int,
+            nargs="+",
+            action="extend",
+            metavar="ID",
+            help="import only these competitions (Wyscout competitionId), with their teams and players",
+        )
+
+    def handle(self, *args, path: Path, competition=None, **options):
+        bars: dict[str, tqdm] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar = bars.get(stage)
+            if bar is None:
+                bar = bars[stage] = tqdm(total=total, desc=stage, unit="match", leave=True)
+            bar.n = done
+            bar.refresh()
+
+        try:
+            result = wyscout_import(path=path, competition_ids=competition, progress=progress)
+        except SourceError as exc:
+            raise CommandError(f"import failed, database unchanged: {exc}") from None
+        finally:
+            for bar in bars.values():
+                bar.close()
+
+        counts = result.counts
+        self.stdout.write(
+            f"{counts['competitions']} competitions, {counts['teams']} teams, {counts['players']} players, "
+            f"{counts['matches']} matches, {counts['appearances']} appearances, {counts['events']} events "
+            f"(layout {result.layout})"
+        )
+        if result.unchanged:
+            self.stdout.write(
+                "unchanged, skipped (same content hash): " + ", ".join(map(str, result.unchanged))
+            )
+        if result.written:
+            self.stdout.write("written: " + ", ".join(map(str, result.written)))
+        self.stdout.write(f"data version {result.version}")
+        self.stdout.write(CREDIT)
