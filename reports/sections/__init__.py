@@ -1,14 +1,27 @@
 """The registry of report sections, in the order a report shows them."""
 
 from .base import Section, SectionContext, SectionError
+from .expected_threat import SECTION as EXPECTED_THREAT
 from .heatmap import SECTION as HEATMAP
 from .match_log import SECTION as MATCH_LOG
+from .percentiles import SECTION as PERCENTILES
 from .profile import SECTION as PROFILE
 from .season_stats import SECTION as SEASON_STATS
 from .shot_map import SECTION as SHOT_MAP
+from .similar_players import SECTION as SIMILAR_PLAYERS
 from .visuals import SECTION as VISUALS
 
-REGISTRY: tuple[Section, ...] = (PROFILE, SEASON_STATS, MATCH_LOG, SHOT_MAP, HEATMAP, VISUALS)
+REGISTRY: tuple[Section, ...] = (
+    PROFILE,
+    SEASON_STATS,
+    MATCH_LOG,
+    SHOT_MAP,
+    HEATMAP,
+    PERCENTILES,
+    SIMILAR_PLAYERS,
+    EXPECTED_THREAT,
+    VISUALS,
+)
 SECTIONS: dict[str, Section] = {section.name: section for section in REGISTRY}
 
 __all__ = ["SECTIONS", "Section", "SectionContext", "SectionError"]

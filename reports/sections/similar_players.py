@@ -1,0 +1,95 @@
+"""The ten players whose per-90 profile is closest to the player's, in his main competition and season.
+
+The main competition-season is the one where he played most minutes. The
+candidates are the players of the same role with enough minutes there (the
+percentiles pool). Each per-90 figure is standardised (z-score) over that
+pool, so that passes (dozens a match) do not drown goals (a fraction), and
+players are compared by the cosine similarity of their z-score vectors: +1 is
+the same style of player, 0 unrelated, -1 the opposite.
+"""
+
+import numpy as np
+
+from football.models import Player
+from tasks.queues import SLOW_QUEUE
+
+from .base import Section, SectionContext
+from .percentiles import PER90_FIGURES, SeasonLine, load_player_seasons
+
+SIMILAR_PLAYERS_COUNT = 10
+
+
+def cosine_similarities(target: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Cosine similarity of `target` with each row of `candidates`; 0 where a vector is all zeros."""
+    norms = np.linalg.norm(candidates, axis=1) * np.linalg.norm(target)
+    dots = candidates @ target
+    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+
+
+def standardise(vectors: np.ndarray) -> np.ndarray:
+    """Z-scores per column; a column with no spread carries no information and becomes 0."""
+    mean = vectors.mean(axis=0)
+    std = vectors.std(axis=0)
+    return np.divide(vectors - mean, std, out=np.zeros_like(vectors), where=std > 0)
+
+
+def rank_similar(
+    target: SeasonLine, pool: list[SeasonLine], count: int = SIMILAR_PLAYERS_COUNT
+) -> list[tuple[SeasonLine, float]]:
+    """The `count` pool players most similar to `target` (never the target himself), best first."""
+    candidates = [line for line in pool if line.player_id != target.player_id and line.per90() is not None]
+    own = target.per90()
+    if not candidates or own is None:
+        return []
+    names = list(PER90_FIGURES)
+    # The target is standardised with the pool; he is part of it when he has the minutes.
+    vectors = np.array([[own[n] for n in names]] + [[c.per90()[n] for n in names] for c in candidates])
+    z = standardise(vectors)
+    scores = cosine_similarities(z[0], z[1:])
+    # Rounded so that equal profiles (equal up to float noise) tie and the lower id goes first.
+    order = sorted(range(len(candidates)), key=lambda i: (-round(scores[i], 9), candidates[i].player_id))
+    return [(candidates[i], float(scores[i])) for i in order[:count]]
+
+
+def compute(context: SectionContext) -> dict:
+    seasons = load_player_seasons(context.player_id)
+    base = {"role": seasons.player.role, "features": list(PER90_FIGURES), "players": []}
+    played = [(line, described) for line, described in seasons.lines if line.minutes > 0]
+    if not played:
+        return {**base, "competition": None, "reason": "the player has no minutes in the data"}
+    line, described = max(played, key=lambda item: (item[0].minutes, item[1]["season_id"]))
+    pool = seasons.pool[(line.competition_id, line.season_id)]
+    similar = rank_similar(line, pool)
+    names = _player_names([other.player_id for other, _ in similar])
+    return {
+        **base,
+        "competition": {**described, "minutes": line.minutes, "team": line.main_team},
+        "pool_size": len([p for p in pool if p.player_id != line.player_id]),
+        "players": [
+            {
+                "id": other.player_id,
+                **names.get(other.player_id, {"name": None, "short_name": None}),
+                "team": other.main_team,
+                "minutes": other.minutes,
+                "similarity": round(score, 4),
+            }
+            for other, score in similar
+        ],
+    }
+
+
+def _player_names(player_ids: list[int]) -> dict[int, dict]:
+    return {
+        row["id"]: {"name": row["name"], "short_name": row["short_name"]}
+        for row in Player.objects.filter(pk__in=player_ids).values("id", "name", "short_name")
+    }
+
+
+SECTION = Section(
+    name="similar_players",
+    queue=SLOW_QUEUE,
+    version=1,
+    compute=compute,
+    uses=("agg",),
+    description="the ten most similar players by standardised per-90 profile, with a cosine similarity",
+)
