@@ -1,8 +1,10 @@
 """The Celery application, configured from Django settings (namespace CELERY)."""
 
+import logging
 import os
 
 from celery import Celery
+from celery.signals import setup_logging
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -29,3 +31,19 @@ def _create_embedded_folders(sender, **kwargs):
     # The filesystem transport and the file backend expect their folders to exist.
     for folder in embedded_folders():
         os.makedirs(folder, exist_ok=True)
+
+
+@setup_logging.connect
+def _use_django_logging(loglevel=None, **kwargs):
+    """Let Django's LOGGING shape worker logs: task and report ids on every line (tasks.logging).
+
+    With a receiver connected Celery installs no handlers of its own; the
+    worker's --loglevel still sets the level.
+    """
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
