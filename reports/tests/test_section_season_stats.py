@@ -1,0 +1,70 @@
+"""season_stats on a hand-made record: one row per competition and season, figures counted by hand."""
+
+import pytest
+
+from reports.sections import SECTIONS, SectionContext, SectionError
+
+from .fast_sections_data import OPEN_PLAY_XG, PENALTY_XG, build_record, store_known_xg
+
+pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
+
+
+def _compute(player_id):
+    return SECTIONS["season_stats"].compute(SectionContext(player_id=player_id, data_version="test"))
+
+
+def test_league_and_cup_rows_counted_by_hand(django_assert_max_num_queries):
+    record = build_record()
+    store_known_xg()
+    # The player, the squad-sheet rows, the events, the xG model: whatever the number of matches.
+    with django_assert_max_num_queries(4):
+        result = _compute(record.player.id)
+    rows = {row["competition_id"]: row for row in result["competitions"]}
+    assert list(rows) == [record.league.id, record.cup.id]  # in order of first match
+
+    league = rows[record.league.id]
+    expected = {
+        "competition": "Test League",
+        "season": "2017/18",
+        "team": "Home FC",
+        "appearances": 2,  # a start and a substitution on; the unused bench does not count
+        "starts": 1,
+        "minutes": 135,
+        "goals": 3,  # open play, the penalty, the header; not the own goal
+        "penalty_goals": 1,
+        "own_goals": 1,
+        "assists": 1,
+        "shots": 7,  # incl. the direct free kick and the penalty
+        "shots_on_target": 4,
+        "passes": 2,
+        "passes_accurate": 1,
+        "key_passes": 1,
+        "duels": 2,
+        "duels_won": 1,
+        "yellow_cards": 1,
+        "red_cards": 0,
+        "xg": round(6 * OPEN_PLAY_XG + PENALTY_XG, 3),
+        "npxg": round(6 * OPEN_PLAY_XG, 3),
+        "pass_accuracy_pct": 50.0,
+    }
+    assert {name: league[name] for name in expected} == expected
+    assert league["per90"]["goals"] == pytest.approx(3 * 90 / 135, abs=1e-3)
+    assert league["per90"]["npxg"] == pytest.approx(3.0 * 90 / 135, abs=1e-3)
+
+    cup = rows[record.cup.id]
+    # 120 minutes, and the shoot-out kick is neither a goal nor a shot.
+    assert (cup["appearances"], cup["minutes"], cup["goals"], cup["shots"]) == (1, 120, 0, 0)
+    assert cup["per90"]["goals"] == 0.0
+    assert result["xg_model"] is True
+
+
+def test_without_an_xg_model_the_rest_is_still_counted():
+    record = build_record()
+    league = _compute(record.player.id)["competitions"][0]
+    assert league["goals"] == 3
+    assert league["xg"] is None and league["per90"]["xg"] is None
+
+
+def test_unknown_player_is_an_error():
+    with pytest.raises(SectionError, match="not in the football database"):
+        _compute(987_654_321)
