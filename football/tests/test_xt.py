@@ -29,68 +29,85 @@ def row(event_id, second, team, player, type_id, subtype_id, x, y, end_x, end_y,
 
 
 class TestActions:
-    def test_the_receiver_of_an_accurate_pass_carries_it_to_his_next_action(self):
+    def test_a_touch_then_his_own_next_action_is_a_carry_from_the_touch_start_to_its_end(self):
         actions = list(
             iter_actions(
                 [
                     row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1801"),
-                    row(2, 4.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801"),
+                    row(2, 2.0, 5, 101, 7, 72, 50, 40, 65, 45, ""),
+                    row(3, 4.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801"),
                 ]
             )
         )
         assert actions[0] == Move(PASS, True, 1, 1, "1H", 1.0, 5, 100, 30, 50, 50, 40)
-        carry = actions[1]
-        assert (carry.kind, carry.player_id, carry.successful) == (CARRY, 101, True)
-        assert (carry.x, carry.y, carry.end_x, carry.end_y) == (50, 40, 65, 45)
+        assert actions[1] == Move(CARRY, True, 2, 1, "1H", 2.0, 5, 101, 50, 40, 65, 45)
         assert actions[2].kind == PASS and actions[2].player_id == 101
+        assert len(actions) == 3
 
-    def test_no_carry_after_an_inaccurate_pass_an_opponent_touch_a_pause_or_a_short_step(self):
-        cases = [
-            # inaccurate pass to a team-mate
-            [
-                row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1802"),
-                row(2, 3.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801"),
-            ],
-            # the opponent had the ball in between
-            [
-                row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1801"),
-                row(2, 2.0, 6, 200, 1, 12, 50, 60, 50, 60, "701"),
-                row(3, 3.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801"),
-            ],
-            # too long a pause
-            [
-                row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1801"),
-                row(2, 30.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801"),
-            ],
-            # less than 3 m: the same spot, give or take a coordinate unit
-            [
-                row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1801"),
-                row(2, 2.0, 5, 101, 8, 85, 51, 41, 80, 50, "1801"),
-            ],
-            # another match
-            [
-                row(1, 1.0, 5, 100, 8, 85, 30, 50, 50, 40, "1801"),
-                row(2, 2.0, 5, 101, 8, 85, 65, 45, 80, 50, "1801", match=2),
-            ],
-        ]
-        for rows in cases:
-            assert [a.kind for a in iter_actions(rows)] == [PASS] * (len(rows) - (len(rows) == 3)), rows
-
-    def test_accelerations_shots_and_shootouts(self):
+    def test_a_won_take_on_is_a_carry_despite_the_opponents_record_of_the_duel(self):
         actions = list(
             iter_actions(
                 [
-                    row(1, 1.0, 5, 100, 7, 70, 40, 50, 60, 50, ""),
-                    row(2, 2.0, 5, 100, 10, 100, 88, 50, 0, 0, "101,403"),
-                    row(3, 1.0, 5, 100, 3, 35, 89, 50, 100, 100, "101", period="P"),
+                    row(1, 1.0, 5, 100, 1, 11, 40, 50, 55, 52, "703,1801"),
+                    row(2, 1.0, 6, 200, 1, 12, 60, 50, 45, 48, "701,1802"),
+                    row(3, 3.0, 5, 100, 8, 85, 55, 52, 70, 50, "1801"),
+                ]
+            )
+        )
+        assert [(a.kind, a.player_id, a.successful) for a in actions] == [
+            (CARRY, 100, True),
+            (PASS, 100, True),
+        ]
+        assert (actions[0].x, actions[0].end_x) == (40, 55)
+
+    def test_no_carry_when_someone_else_acts_next_after_a_pause_or_a_short_step(self):
+        cases = [
+            # the next action is a team-mate's: the touch was a pass-on, not a run
+            [
+                row(1, 1.0, 5, 100, 7, 72, 40, 50, 55, 50, ""),
+                row(2, 2.0, 5, 101, 8, 85, 55, 50, 70, 50, "1801"),
+            ],
+            # the opponent's own action (not his record of a duel) comes next
+            [
+                row(1, 1.0, 5, 100, 7, 72, 40, 50, 55, 50, ""),
+                row(2, 2.0, 6, 200, 8, 85, 45, 50, 70, 50, "1801"),
+            ],
+            # too long a pause
+            [
+                row(1, 1.0, 5, 100, 7, 72, 40, 50, 55, 50, ""),
+                row(2, 30.0, 5, 100, 8, 85, 55, 50, 70, 50, "1801"),
+            ],
+            # less than 3 m: the same spot, give or take a coordinate unit
+            [
+                row(1, 1.0, 5, 100, 7, 72, 40, 50, 41, 51, ""),
+                row(2, 2.0, 5, 100, 8, 85, 41, 51, 70, 50, "1801"),
+            ],
+            # another match
+            [
+                row(1, 1.0, 5, 100, 7, 72, 40, 50, 55, 50, ""),
+                row(2, 2.0, 5, 100, 8, 85, 55, 50, 70, 50, "1801", match=2),
+            ],
+        ]
+        for rows in cases:
+            assert [a.kind for a in iter_actions(rows)] == [PASS], rows
+
+    def test_accelerations_lost_take_ons_shots_and_shootouts(self):
+        actions = list(
+            iter_actions(
+                [
+                    row(1, 1.0, 5, 100, 7, 70, 40, 50, 60, 50, "1801"),
+                    row(2, 2.0, 5, 100, 1, 11, 60, 50, 66, 50, "701,1802"),
+                    row(3, 3.0, 5, 100, 7, 70, 40, 50, 60, 50, "1802"),
+                    row(4, 4.0, 5, 100, 10, 100, 88, 50, 0, 0, "101,403"),
+                    row(5, 1.0, 5, 100, 3, 35, 89, 50, 100, 100, "101", period="P"),
+                    row(6, 2.0, 5, 100, 10, 100, 88, 50, 0, 0, "101", period="P"),
                 ]
             )
         )
         assert actions[0] == Move(CARRY, True, 1, 1, "1H", 1.0, 5, 100, 40, 50, 60, 50)
-        # From the acceleration's end (60, 50) to the shot (88, 50): a carry too.
-        assert actions[1].kind == CARRY and (actions[1].x, actions[1].end_x) == (60, 88)
-        assert actions[2] == OpenPlayShot(88, 50, True)
-        assert len(actions) == 3
+        assert [(a.kind, a.successful) for a in actions[1:3]] == [(CARRY, False), (CARRY, False)]
+        assert actions[3] == OpenPlayShot(88, 50, True)
+        assert len(actions) == 4
 
 
 def _forward_flow_counts() -> XtCounts:
@@ -172,8 +189,13 @@ def synthetic_matches():
                 if not accurate:
                     break
                 holder = (holder + 1) % len(players)
-                # The receiver runs a few metres with the ball before his next action.
-                x, y = min(end_x + int(rng.integers(0, 8)), 99), end_y
+                x, y = end_x, end_y
+                # The receiver often runs with the ball: Wyscout records it as his touch.
+                if rng.random() < 0.5:
+                    second += 1.0
+                    run_x = min(x + int(rng.integers(4, 12)), 99)
+                    events.append((next(next_id), match, second, players[holder], 7, 72, x, y, run_x, y, ""))
+                    x = run_x
             second += 5.0
     Event.objects.bulk_create(
         Event(

@@ -49,8 +49,21 @@ def test_value_added_by_passes_and_carries_per_competition_season(grid, django_a
 
     # Zones 4 -> 11: +0.14.
     event(league_match, 10, player, 30, 70)
-    # The mate's pass ends at 50 (zone 8); the player carries it to 62 (zone 9, +0.02), then passes to 90 (zone 14, +0.10).
+    # The mate's pass ends at 50 (zone 8); the player runs with it to 62 (zone 9, +0.02: Wyscout
+    # records the run as his touch), then passes to 90 (zone 14, +0.10).
     event(league_match, 20, mate, 20, 50)
+    EventFactory(
+        match=league_match,
+        player=player,
+        second=21,
+        type_id=7,
+        subtype_id=72,
+        x=50,
+        y=50,
+        end_x=62,
+        end_y=50,
+        tags="",
+    )
     event(league_match, 23, player, 62, 90)
     # Not counted: an inaccurate pass, and the mate's own moves.
     event(league_match, 40, player, 30, 90, tags="1802")
