@@ -54,9 +54,17 @@ test: venv-dev
 		echo "skipped the production-like pass: mysqlclient is not installed (needs libmariadb-dev and pkg-config)"; \
 	fi
 
+# honcho reads .env for every process, the migration included. Without
+# FLOWER_BASIC_AUTH Flower would exit at once and honcho would stop the rest.
 run: venv
-	$(PY) manage.py migrate --noinput
-	$(VENV)/bin/honcho start
+	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	honcho run python manage.py migrate --noinput && \
+	if [ -n "$$FLOWER_BASIC_AUTH" ] || grep -qs '^FLOWER_BASIC_AUTH=.' .env; then \
+		exec honcho start; \
+	else \
+		echo "note: FLOWER_BASIC_AUTH is not set, so Flower is left out (set it to user:password to run it)"; \
+		exec honcho start web worker-fast worker-slow beat; \
+	fi
 
 bench: venv-dev
 	$(PY) -m bench $(if $(FULL),--full,)
