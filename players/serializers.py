@@ -71,7 +71,7 @@ class PlayerDetailSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(PlayerSeasonSerializer(many=True))
     def get_seasons(self, player: Player) -> list:
-        return PlayerSeasonSerializer(self.context["seasons"], many=True).data
+        return list(PlayerSeasonSerializer(self.context["seasons"], many=True).data)
 
 
 class TeamSummarySerializer(serializers.ModelSerializer):
@@ -112,7 +112,7 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(TeamSeasonSerializer(many=True))
     def get_seasons(self, team: Team) -> list:
-        return TeamSeasonSerializer(self.context["seasons"], many=True).data
+        return list(TeamSeasonSerializer(self.context["seasons"], many=True).data)
 
     @extend_schema_field(SeasonRefSerializer(allow_null=True))
     def get_season(self, team: Team) -> dict | None:
@@ -121,7 +121,7 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(SquadPlayerSerializer(many=True))
     def get_squad(self, team: Team) -> list:
-        return SquadPlayerSerializer(self.context["squad"], many=True).data
+        return list(SquadPlayerSerializer(self.context["squad"], many=True).data)
 
 
 class CompetitionSerializer(serializers.ModelSerializer):
