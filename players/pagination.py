@@ -7,3 +7,8 @@ class StandardPagination(PageNumberPagination):
 
     page_size_query_param = "page_size"
     max_page_size = settings.MAX_PAGE_SIZE
+    page_size_query_description = (
+        f"Results per page; at most {settings.MAX_PAGE_SIZE}, larger values are clamped."
+    )
+    # DRF's own message ("Invalid page.") does not say which page or why.
+    invalid_page_message = "Invalid page {page_number!r}: {message}."

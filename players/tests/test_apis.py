@@ -232,7 +232,7 @@ def test_page_beyond_the_end_is_404(auth_client):
     PlayerFactory.create_batch(3)
     response = auth_client.get("/api/players/", {"page": 99})
     assert response.status_code == 404
-    assert "detail" in response.json()
+    assert response.json() == {"detail": "Invalid page '99': That page contains no results."}
 
 
 def test_player_list_costs_the_same_queries_whatever_the_page_size(
