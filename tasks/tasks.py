@@ -56,10 +56,16 @@ def daily_purge_reports(period: str | None = None) -> dict:
 
 @shared_task(name=jobs.DAILY_REFRESH_AGGREGATES, **JOB_OPTIONS)
 def daily_refresh_aggregates(period: str | None = None) -> dict:
-    def refresh() -> object:
+    def refresh() -> dict:
         from football.analytics.aggregates import refresh_aggregates
 
-        return _json_ready(refresh_aggregates())
+        # Nothing is rebuilt when data and models are unchanged since the last refresh.
+        aggregates = refresh_aggregates()
+        return {
+            "version": aggregates.version,
+            "data_version": aggregates.data_version,
+            "metrics": _json_ready(aggregates.metrics),
+        }
 
     return jobs.run_once(jobs.DAILY_REFRESH_AGGREGATES, period or jobs.daily_period(), refresh)
 
