@@ -23,12 +23,11 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from football import tags as wyscout
 from football.models import Appearance, Event, FittedModel, Match, Player, PlayerSeasonAggregate, Season
 from football.routers import football_db
 from football.selectors import current_fitted_model, data_version
 
-from .counting import Totals, is_penalty
+from .counting import Totals, is_penalty, parse_tags
 from .xg import XgModel, load_current_xg
 from .xt import MOVE_EVENT_FIELDS, Move, XtGrid, iter_actions, load_current_xt
 
@@ -108,7 +107,7 @@ def count_season(
             type_id, subtype_id, tag_string = row[_I["type_id"]], row[_I["subtype_id"]], row[_I["tags"]]
             key = key_of(player_id, row[_I["match_id"]], row[_I["team_id"]])
             if totals.setdefault(key, Totals()).add_event(
-                type_id, subtype_id, row[_I["period"]], wyscout.parse(tag_string)
+                type_id, subtype_id, row[_I["period"]], parse_tags(tag_string)
             ):
                 shots.append((row[_I["x"]], row[_I["y"]], subtype_id, tag_string))
                 shot_keys.append((key, is_penalty(type_id, subtype_id)))

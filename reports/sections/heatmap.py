@@ -14,8 +14,7 @@ but Wyscout gives them no real place (it puts them at a corner of the pitch),
 so they are counted in `unplaced`, not on the grid.
 """
 
-from football import tags as wyscout
-from football.analytics.counting import SHOOTOUT_PERIOD, in_penalty_area, is_touch, touch_position
+from football.analytics.counting import SHOOTOUT_PERIOD, in_penalty_area, is_touch, parse_tags, touch_position
 from football.models import Event, Player
 from tasks.queues import FAST_QUEUE
 
@@ -45,7 +44,7 @@ def touch_positions(player_id: int) -> tuple[list[tuple[int, int]], int]:
         .exclude(period=SHOOTOUT_PERIOD)
         .values_list("type_id", "subtype_id", "x", "y", "tags")
     ):
-        if not is_touch(type_id, wyscout.parse(tag_string)):
+        if not is_touch(type_id, parse_tags(tag_string)):
             continue
         position = touch_position(type_id, subtype_id, x, y)
         if position is None:

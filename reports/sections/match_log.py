@@ -9,8 +9,7 @@ there was extra time). A tie decided on penalties is a draw in the record, as
 football counts it, with the shoot-out in `penalties`.
 """
 
-from football import tags as wyscout
-from football.analytics.counting import Totals, is_penalty, shot_xg
+from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
 from football.models import Appearance, Event, Player
 from tasks.queues import FAST_QUEUE
 
@@ -133,7 +132,7 @@ def compute(context: SectionContext) -> dict:
         match_totals = totals.get(match_id)
         if match_totals is None:
             continue
-        if match_totals.add_event(type_id, subtype_id, period, wyscout.parse(tag_string)):
+        if match_totals.add_event(type_id, subtype_id, period, parse_tags(tag_string)):
             shots.append((x, y, subtype_id, tag_string))
             shot_keys.append((match_id, is_penalty(type_id, subtype_id)))
     xg = shot_xg(shots)

@@ -6,8 +6,7 @@ the player, the squad-sheet rows, the events, the current xG model (and one
 more only if the player has events in a match with no squad-sheet row).
 """
 
-from football import tags as wyscout
-from football.analytics.counting import Totals, is_penalty, shot_xg
+from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
 from football.models import Appearance, Event, Match, Player
 from tasks.queues import FAST_QUEUE
 
@@ -122,7 +121,7 @@ def compute(context: SectionContext) -> dict:
         key = match_keys[match_id]
         if key[2] == 0:
             key = (key[0], key[1], team_id)
-        if totals[key].add_event(type_id, subtype_id, period, wyscout.parse(tag_string)):
+        if totals[key].add_event(type_id, subtype_id, period, parse_tags(tag_string)):
             shots.append((x, y, subtype_id, tag_string))
             shot_keys.append((key, is_penalty(type_id, subtype_id)))
     xg = shot_xg(shots)

@@ -17,6 +17,7 @@ from football.analytics.counting import (
     is_on_target,
     is_shot,
     match_minute,
+    parse_tags,
     shot_xg,
 )
 from football.models import Event, Match, Player
@@ -83,7 +84,7 @@ def compute(context: SectionContext) -> dict:
     )
     shots = []
     for event_id, match_id, team_id, type_id, subtype_id, period, second, x, y, tag_string in candidates:
-        tag_ids = wyscout.parse(tag_string)
+        tag_ids = parse_tags(tag_string)
         if not is_shot(type_id, subtype_id, tag_ids):
             continue
         goal = is_goal(type_id, subtype_id, tag_ids)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from mplsoccer import Pitch
 
 from football import tags as wyscout
-from football.analytics.counting import SHOOTOUT_PERIOD, is_touch, touch_position
+from football.analytics.counting import SHOOTOUT_PERIOD, is_touch, parse_tags, touch_position
 from football.models import Event, Player
 from tasks.queues import SLOW_QUEUE
 
@@ -142,7 +142,7 @@ def compute(context: SectionContext) -> dict:
         .exclude(period=SHOOTOUT_PERIOD)
         .values_list("type_id", "subtype_id", "x", "y", "end_x", "end_y", "tags")
     ):
-        tag_ids = wyscout.parse(tag_string)
+        tag_ids = parse_tags(tag_string)
         if is_touch(type_id, tag_ids):
             position = touch_position(type_id, subtype_id, x, y)
             if position is not None:
