@@ -10,6 +10,8 @@ readable `message`.
 """
 
 from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q
 
@@ -53,7 +55,7 @@ def data_check() -> list[dict]:
     ]
 
 
-def final_score(match: dict) -> tuple[int, int]:
+def final_score(match: Mapping[str, Any]) -> tuple[int, int]:
     """The score after 90 minutes, or after extra time (the source's `scoreET` is cumulative)."""
     if match["duration"] == Match.Duration.REGULAR:
         return match["home_score"], match["away_score"]
@@ -135,7 +137,7 @@ def unknown_references() -> list[dict]:
     known_matches = Match.objects.values("id")
 
     dangling_event_players = (
-        Event.objects.exclude(player_id=None)
+        Event.objects.filter(player_id__isnull=False)
         .exclude(player_id__in=known_players)
         .values("player_id")
         .annotate(events=Count("id"), matches=Count("match_id", distinct=True))
@@ -159,14 +161,14 @@ def unknown_references() -> list[dict]:
         .annotate(appearances=Count("id"))
         .order_by("player_id")
     )
-    for row in dangling_sheet_players:
+    for sheet in dangling_sheet_players:
         problems.append(
             {
                 "check": UNKNOWN_PLAYER,
-                "player": row["player_id"],
-                "appearances": row["appearances"],
+                "player": sheet["player_id"],
+                "appearances": sheet["appearances"],
                 "message": (
-                    f"{row['appearances']} squad-sheet entries name player {row['player_id']}, "
+                    f"{sheet['appearances']} squad-sheet entries name player {sheet['player_id']}, "
                     "who is not in the players table"
                 ),
             }
@@ -177,13 +179,13 @@ def unknown_references() -> list[dict]:
         .annotate(events=Count("id"))
         .order_by("team_id")
     )
-    for row in dangling_teams:
+    for team in dangling_teams:
         problems.append(
             {
                 "check": UNKNOWN_TEAM,
-                "team": row["team_id"],
-                "events": row["events"],
-                "message": f"{row['events']} events name team {row['team_id']}, which is not in the teams table",
+                "team": team["team_id"],
+                "events": team["events"],
+                "message": f"{team['events']} events name team {team['team_id']}, which is not in the teams table",
             }
         )
     dangling_matches = (
@@ -192,13 +194,13 @@ def unknown_references() -> list[dict]:
         .annotate(events=Count("id"))
         .order_by("match_id")
     )
-    for row in dangling_matches:
+    for match_row in dangling_matches:
         problems.append(
             {
                 "check": EVENT_UNKNOWN_MATCH,
-                "match": row["match_id"],
-                "events": row["events"],
-                "message": f"{row['events']} events belong to match {row['match_id']}, which is not in the matches table",
+                "match": match_row["match_id"],
+                "events": match_row["events"],
+                "message": f"{match_row['events']} events belong to match {match_row['match_id']}, which is not in the matches table",
             }
         )
     return problems
@@ -246,11 +248,17 @@ def matches_without_events() -> list[dict]:
 
 
 def players_not_on_sheet() -> list[dict]:
-    """Players with events in a match whose squad sheet does not list them for that match."""
+    """Players with events in a match whose squad sheet does not list them for that match.
+
+    Only matches that have a squad sheet at all: a match imported without one
+    would flag every player in it, which says nothing more than one line would.
+    """
     on_sheet = Appearance.objects.filter(match_id=OuterRef("match_id"), player_id=OuterRef("player_id"))
+    has_sheet = Appearance.objects.filter(match_id=OuterRef("match_id"))
     strays = (
-        Event.objects.exclude(player_id=None)
+        Event.objects.filter(player_id__isnull=False)
         .filter(match_id__in=Match.objects.values("id"))
+        .filter(Exists(has_sheet))
         .filter(~Exists(on_sheet))
         .values("match_id", "player_id")
         .annotate(events=Count("id"))
