@@ -96,3 +96,45 @@ def pytest_collection_modifyitems(config, items):
         raise pytest.UsageError(f"required: {reason}")
     for item in items:
         item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """A passing run leaves nothing behind; a failing one keeps its folder (worker logs) to read."""
+    import shutil
+
+    from django.conf import settings
+
+    var_dir = Path(settings.VAR_DIR)
+    if exitstatus == 0 and var_dir.parent.name == "test" and var_dir.name == str(os.getpid()):
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+# --- World Cup 2018 demo data, imported once per test session -------------------
+# pytest-django wraps each `db` test in a rolled-back transaction; data imported
+# through django_db_blocker outside those transactions is committed to the test
+# database and seen by every later test. Any app's tests can ask for
+# `world_cup` (it implies database access; add `db` or `@pytest.mark.django_db`
+# as usual).
+
+
+@pytest.fixture(scope="session")
+def world_cup_import(django_db_setup, django_db_blocker):
+    from football.importer.services import wyscout_import
+
+    need(DEMO_DATA.is_file(), f"the demo data is not at {DEMO_DATA}")
+    with django_db_blocker.unblock():
+        return wyscout_import(path=DEMO_DATA)
+
+
+@pytest.fixture
+def world_cup(world_cup_import, django_db_blocker):
+    """The World Cup 2018 (64 matches, 101,759 events) in the football tables; returns the ImportResult."""
+    from football.importer.services import wyscout_import
+    from football.models import Dataset
+
+    with django_db_blocker.unblock():
+        # A transactional test (transactional_db, live_server) flushes every
+        # table when it ends: import again, once, for the tests after it.
+        if not Dataset.objects.filter(version=world_cup_import.version).exists():
+            wyscout_import(path=DEMO_DATA)
+    return world_cup_import

@@ -6,11 +6,14 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
+from tasks.pool import guard_autoscale_race
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+guard_autoscale_race()
 
 
 def embedded_folders() -> list[str]:

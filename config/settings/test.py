@@ -5,14 +5,18 @@
 - TEST_STACK=production: MariaDB (TEST_MYSQL_URL), RabbitMQ, Redis, and S3
   through a moto server that the tests start (see reports/tests/conftest.py).
 
-Everything lives under var/test unless DJANGO_VAR_DIR says otherwise, so a
-test run never touches a developer's database or broker folders.
+Each test run has its own var folder (var/test/<pid>) unless DJANGO_VAR_DIR
+says otherwise, and its own test database, so a run never touches a
+developer's data nor another run's broker folders, files or tables. The
+folder is set in the environment, so the workers a test starts inherit it.
 """
 
 import os
 from pathlib import Path
 
-os.environ.setdefault("DJANGO_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test"))
+_RUN = os.getpid()
+os.environ.setdefault("DJANGO_VAR_DIR", str(Path(__file__).resolve().parents[2] / "var" / "test" / str(_RUN)))
+Path(os.environ["DJANGO_VAR_DIR"]).mkdir(parents=True, exist_ok=True)
 
 TEST_STACK = os.environ.get("TEST_STACK", "embedded")
 if TEST_STACK == "production":
@@ -29,9 +33,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"report_create": "100000/min", "user": "1000000/min"},
 }
 
-# Test databases are named per process, so that two test runs on one machine
-# (a developer's and CI's, or two developers') never drop each other's tables.
-_RUN = os.getpid()
 TEST_MYSQL_URL = env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/football")
 TEST_DATABASE = env.str("TEST_DATABASE", default="mysql" if TEST_STACK == "production" else "sqlite")
 if TEST_DATABASE == "mysql":
@@ -44,4 +45,4 @@ if TEST_DATABASE == "mysql":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: Celery workers started by the tests are other
     # processes and must see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{_RUN}.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}

@@ -67,8 +67,10 @@ def s3_server():
 
 @pytest.fixture(scope="session")
 def storage_env(request) -> dict[str, str]:
-    """The storage configuration, as environment for the workers."""
+    """The storage configuration, as environment for the workers; empty storage at the start."""
     if not PRODUCTION:
+        # Partial keys repeat across runs (same factory ids): start from nothing.
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "reports", ignore_errors=True)
         return {}
     import boto3
 
