@@ -109,3 +109,22 @@ def test_refresh_analytics_command_on_an_empty_database_fails_clearly():
     with pytest.raises(CommandError, match="refresh failed"):
         call_command("refresh_analytics")
     assert not FittedModel.objects.exists()
+
+
+@pytest.mark.slow
+def test_world_cup_aggregates_agree_with_season_stats_for_every_player(world_cup):
+    from football.analytics.refresh import refresh_analytics
+
+    result = refresh_analytics()
+    assert result.aggregate_rows == PlayerSeasonAggregate.objects.count() > 500
+    kane = PlayerSeasonAggregate.objects.get(player_id=8717)
+    assert (kane.goals, kane.penalty_goals, kane.appearances) == (6, 3, 6)  # the Golden Boot: 6 goals, 3 pens
+    assert kane.xg > 0 and kane.touches > 0
+    # One definition: every player's aggregate row is his season_stats row.
+    for row in PlayerSeasonAggregate.objects.order_by("player_id")[::25]:
+        stats = SECTIONS["season_stats"].compute(SectionContext(player_id=row.player_id, data_version="t"))
+        (season,) = stats["competitions"]
+        assert {name: getattr(row, name) for name in SHARED_FIGURES} == {
+            name: season[name] for name in SHARED_FIGURES
+        }
+        assert row.xg == pytest.approx(season["xg"], abs=1e-3)

@@ -68,3 +68,40 @@ def test_without_an_xg_model_the_rest_is_still_counted():
 def test_unknown_player_is_an_error():
     with pytest.raises(SectionError, match="not in the football database"):
         _compute(987_654_321)
+
+
+# World Cup 2018, real players against the published tournament record (FIFA's
+# figures in the comments). Wyscout player ids.
+WORLD_CUP_RECORDS = {
+    8717: {
+        "goals": 6,
+        "penalty_goals": 3,
+        "assists": 0,
+        "appearances": 6,
+        "minutes": 573,
+    },  # Kane: Golden Boot, 6 (3 pens)
+    3682: {
+        "goals": 4,
+        "penalty_goals": 3,
+        "assists": 2,
+        "appearances": 7,
+    },  # Griezmann: 4 goals (3 pens), 2 assists
+    353833: {"goals": 4, "penalty_goals": 0, "appearances": 7},  # Mbappé: 4 goals in 7 matches
+    8287: {
+        "goals": 2,
+        "penalty_goals": 1,
+        "assists": 1,
+        "appearances": 7,
+        "minutes": 694,
+    },  # Modrić: 2 (1 pen), 1 assist
+    4513: {"goals": 4, "appearances": 5, "starts": 3},  # Cheryshev: 4 goals, 2 of his 5 games off the bench
+}
+
+
+@pytest.mark.slow
+def test_world_cup_scorers_match_the_published_record(world_cup, django_assert_max_num_queries):
+    for player_id, record in WORLD_CUP_RECORDS.items():
+        with django_assert_max_num_queries(4):
+            rows = _compute(player_id)["competitions"]
+        assert [row["competition"] for row in rows] == ["World Cup"], player_id
+        assert {name: rows[0][name] for name in record} == record, player_id
