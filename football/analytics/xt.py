@@ -42,6 +42,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from football import tags as wyscout
 from football.models import Event, FittedModel, Match
@@ -239,11 +240,11 @@ class XtGrid:
             raise ValueError(f"fitted model {fitted.pk} is a {fitted.kind!r} model, not expected threat")
         return cls(np.array(fitted.parameters["values"]), fitted.version)
 
-    def value_at(self, x: Sequence[float], y: Sequence[float]) -> np.ndarray:
+    def value_at(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         cells = _cells(np.asarray(x, dtype=float), np.asarray(y, dtype=float), self.nx, self.ny)
         return self.values.ravel()[cells]
 
-    def value_added(self, moves: Sequence[tuple[float, float, float, float]]) -> np.ndarray:
+    def value_added(self, moves: Sequence[Sequence[float | None]]) -> np.ndarray:
         """xT(end) - xT(start) of each successful move, given as (x, y, end_x, end_y)."""
         if len(moves) == 0:
             return np.zeros(0)
@@ -397,7 +398,7 @@ def xt_added_by_player_match(
     """
     totals: dict[tuple[int, int], float] = {}
     keys: list[tuple[int, int]] = []
-    moves: list[tuple[int, int, int, int]] = []
+    moves: list[tuple[int, int, int | None, int | None]] = []
 
     def flush() -> None:
         for key, value in zip(keys, grid.value_added(moves), strict=True):

@@ -168,20 +168,19 @@ def compute(context: SectionContext) -> dict:
     for line, described in seasons.lines:
         threshold = min_minutes(described["kind"])
         pool = seasons.pool[(line.competition_id, line.season_id)]
-        pool_per90 = [other.per90() for other in pool]
+        # Everyone in the pool has minutes (the threshold is positive), so each has per-90 figures.
+        pool_per90 = [p for p in (other.per90() for other in pool) if p is not None]
         own_per90 = line.per90()
         figures = {}
         for name in PER90_FIGURES:
             per90 = own_per90[name] if own_per90 is not None else None
-            ranked = per90 is not None and bool(pool)
+            percentile = None
+            if per90 is not None and pool_per90:
+                percentile = round(percentile_rank([p[name] for p in pool_per90], per90), 1)
             figures[name] = {
                 "total": round(line.totals[name], 3),
                 "per90": round(per90, 3) if per90 is not None else None,
-                "percentile": (
-                    round(percentile_rank([p[name] for p in pool_per90 if p is not None], per90), 1)
-                    if ranked
-                    else None
-                ),
+                "percentile": percentile,
             }
         competitions.append(
             {

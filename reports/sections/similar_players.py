@@ -37,18 +37,23 @@ def rank_similar(
     target: SeasonLine, pool: list[SeasonLine], count: int = SIMILAR_PLAYERS_COUNT
 ) -> list[tuple[SeasonLine, float]]:
     """The `count` pool players most similar to `target` (never the target himself), best first."""
-    candidates = [line for line in pool if line.player_id != target.player_id and line.per90() is not None]
     own = target.per90()
-    if not candidates or own is None:
+    profiles = [
+        (line, per90)
+        for line in pool
+        if line.player_id != target.player_id and (per90 := line.per90()) is not None
+    ]
+    if not profiles or own is None:
         return []
+    candidates = [line for line, _ in profiles]
     names = list(PER90_FIGURES)
     # The target is standardised with the pool; he is part of it when he has the minutes.
-    vectors = np.array([[own[n] for n in names]] + [[c.per90()[n] for n in names] for c in candidates])
+    vectors = np.array([[own[n] for n in names]] + [[per90[n] for n in names] for _, per90 in profiles])
     z = standardise(vectors)
-    scores = cosine_similarities(z[0], z[1:])
+    scores = [float(score) for score in cosine_similarities(z[0], z[1:])]
     # Rounded so that equal profiles (equal up to float noise) tie and the lower id goes first.
     order = sorted(range(len(candidates)), key=lambda i: (-round(scores[i], 9), candidates[i].player_id))
-    return [(candidates[i], float(scores[i])) for i in order[:count]]
+    return [(candidates[i], scores[i]) for i in order[:count]]
 
 
 def compute(context: SectionContext) -> dict:
