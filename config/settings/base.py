@@ -297,7 +297,7 @@ LOGGING = {
 # --- Wyscout import ------------------------------------------------------------
 # Layout (b) keeps one competition's events in one JSON list; it is parsed in
 # pieces of this size, so memory stays at a few times this, not at the file.
-IMPORT_EVENTS_CHUNK_BYTES = 8 * 1024 * 1024
+IMPORT_EVENTS_CHUNK_BYTES = 2 * 1024 * 1024
 # Event rows per executemany on SQLite: big enough to amortise the Python
 # round trip, small enough to keep a batch's tuples to a few tens of MB.
 IMPORT_SQLITE_BATCH_ROWS = 50_000

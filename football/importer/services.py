@@ -329,18 +329,10 @@ def _write(
     Appearance.objects.using(db).filter(match_id__in=old_matches.values("id")).delete()
     old_matches.delete()
 
-    Competition.objects.using(db).bulk_create(
-        [Competition(id=c.id, name=c.name, area=c.area, kind=c.kind) for c in competitions],
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=["name", "area", "kind"],
+    _upsert(
+        db, Competition, [{"id": c.id, "name": c.name, "area": c.area, "kind": c.kind} for c in competitions]
     )
-    Season.objects.using(db).bulk_create(
-        [Season(**s) for s in selection.seasons if s["competition_id"] in ids],
-        update_conflicts=True,
-        unique_fields=["id"],
-        update_fields=["competition", "name", "start_date", "end_date"],
-    )
+    _upsert(db, Season, [s for s in selection.seasons if s["competition_id"] in ids])
     # Teams first: matches refer to them with a real foreign key.
     team_ids = set(selection.team_rows) if not selection.filtered else set()
     for match in selection.matches.values():
@@ -377,13 +369,16 @@ def _write(
 
 
 def _upsert(db: str, model, records: list[dict]) -> None:
+    """Insert or update by primary key: ON CONFLICT on SQLite, ON DUPLICATE KEY on MySQL."""
     if not records:
         return
     fields = [k for k in records[0] if k != "id"]
+    # MySQL's ON DUPLICATE KEY takes no conflict target; SQLite's ON CONFLICT needs one.
+    target = ["id"] if connections[db].features.supports_update_conflicts_with_target else None
     model.objects.using(db).bulk_create(
         [model(**r) for r in records],
         update_conflicts=True,
-        unique_fields=["id"],
+        unique_fields=target,
         update_fields=fields,
         batch_size=1000,
     )

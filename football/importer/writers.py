@@ -66,6 +66,20 @@ class InsertEventWriter(EventWriter):
 _NULL = "\\N"  # LOAD DATA's NULL
 
 
+def tsv_lines(rows: list[tuple]) -> str:
+    """Event rows as LOAD DATA reads them: tab-separated, \\N for NULL, one row a line."""
+    n = _NULL
+    return "".join(
+        [
+            f"{r[0]}\t{r[1]}\t{r[2]}\t{n if r[3] is None else r[3]}\t{r[4]}\t"
+            f"{n if r[5] is None else r[5]}\t{r[6]}\t{r[7]!r}\t{n if r[8] is None else r[8]}\t"
+            f"{n if r[9] is None else r[9]}\t{n if r[10] is None else r[10]}\t"
+            f"{n if r[11] is None else r[11]}\t{r[12]}\n"
+            for r in rows
+        ]
+    )
+
+
 class LoadDataEventWriter(EventWriter):
     """Streams rows through a temporary TSV file into LOAD DATA LOCAL INFILE.
 
@@ -85,18 +99,7 @@ class LoadDataEventWriter(EventWriter):
         )
 
     def write(self, rows: list[tuple]) -> None:
-        n = _NULL
-        self.file.write(
-            "".join(
-                [
-                    f"{r[0]}\t{r[1]}\t{r[2]}\t{n if r[3] is None else r[3]}\t{r[4]}\t"
-                    f"{n if r[5] is None else r[5]}\t{r[6]}\t{r[7]!r}\t{n if r[8] is None else r[8]}\t"
-                    f"{n if r[9] is None else r[9]}\t{n if r[10] is None else r[10]}\t"
-                    f"{n if r[11] is None else r[11]}\t{r[12]}\n"
-                    for r in rows
-                ]
-            )
-        )
+        self.file.write(tsv_lines(rows))
         self.pending += len(rows)
         if self.pending >= self.load_rows:
             self._load()
