@@ -115,7 +115,8 @@ def count_season(
             totals[key].add_xg(float(value), penalty=penalty)
 
         move_keys: list[Key] = []
-        moves: list[tuple[int, int, int, int]] = []
+        # A successful move always has its end (xt.iter_actions).
+        moves: list[tuple] = []
         for action in iter_actions(rows):
             if isinstance(action, Move) and action.successful and action.player_id is not None:
                 move_keys.append(key_of(action.player_id, action.match_id, action.team_id))

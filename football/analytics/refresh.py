@@ -4,6 +4,7 @@ In that order because the aggregates hold xG and xT added under the current
 models, and their version is a hash of both models' versions.
 """
 
+import io
 import time
 from dataclasses import dataclass
 from typing import TextIO
@@ -22,7 +23,9 @@ class AnalyticsRefresh:
     seconds: dict[str, float]
 
 
-def refresh_analytics(*, stdout: TextIO | None = None, force: bool = False) -> AnalyticsRefresh:
+def refresh_analytics(
+    *, stdout: TextIO | io.TextIOBase | None = None, force: bool = False
+) -> AnalyticsRefresh:
     """Fits xG, fits xT, refreshes the aggregates; reports progress on `stdout` when given.
 
     `force` rebuilds the aggregates even when their version (data, xG and xT

@@ -6,6 +6,8 @@ the player, the squad-sheet rows, the events, the current xG model (and one
 more only if the player has events in a match with no squad-sheet row).
 """
 
+from typing import Any
+
 from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
 from football.models import Appearance, Event, Match, Player
 from tasks.queues import FAST_QUEUE
@@ -23,7 +25,9 @@ def compute(context: SectionContext) -> dict:
     # (competition, season, team) of each match the player played in.
     match_keys: dict[int, tuple[int, int, int]] = {}
 
-    def row_for(key: tuple[int, int, int], competition: str, season: str, team: str, date_utc) -> Totals:
+    def row_for(
+        key: tuple[int, int, int], competition: str, season: str, team: str | None, date_utc
+    ) -> Totals:
         row = rows.get(key)
         if row is None:
             rows[key] = row = {
@@ -104,7 +108,7 @@ def compute(context: SectionContext) -> dict:
             "away_team_id",
             "away_team__name",
         ):
-            team_names = {teams[0]: teams[1], teams[2]: teams[3]}
+            team_names: dict[Any, Any] = {teams[0]: teams[1], teams[2]: teams[3]}
             for team_id in {e[1] for e in events if e[0] == match_id}:
                 row_for(
                     (competition_id, season_id, team_id),

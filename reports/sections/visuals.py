@@ -13,6 +13,7 @@ interactive backend to pick up, and each Figure is freed with its last reference
 
 import io
 
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from mplsoccer import Pitch
@@ -43,7 +44,7 @@ def _pitch() -> Pitch:
     return Pitch(pitch_type="wyscout", pitch_color=PITCH_COLOUR, line_color=LINE_COLOUR, linewidth=1)
 
 
-def _figure(pitch: Pitch, title: str) -> tuple[Figure, object]:
+def _figure(pitch: Pitch, title: str) -> tuple[Figure, Axes]:
     figure = Figure(figsize=VISUALS_FIGSIZE, dpi=VISUALS_DPI, facecolor=PITCH_COLOUR)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -147,7 +148,13 @@ def compute(context: SectionContext) -> dict:
             position = touch_position(type_id, subtype_id, x, y)
             if position is not None:
                 touches.append(position)
-        if type_id == wyscout.PASS and None not in (x, y, end_x, end_y):
+        if (
+            type_id == wyscout.PASS
+            and x is not None
+            and y is not None
+            and end_x is not None
+            and end_y is not None
+        ):
             passes.append((x, y, end_x, end_y, wyscout.ACCURATE in tag_ids))
     images = {
         "shot_map": context.save_file(

@@ -2,9 +2,10 @@
 
 import pytest
 
+from football.models import Event
 from reports.sections import SECTIONS, SectionContext, SectionError
 
-from .fast_sections_data import OPEN_PLAY_XG, PENALTY_XG, build_record, store_known_xg
+from .fast_sections_data import OPEN_PLAY_XG, PENALTY_XG, build_record, event, store_known_xg
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
 
@@ -56,6 +57,32 @@ def test_league_and_cup_rows_counted_by_hand(django_assert_max_num_queries):
     assert (cup["appearances"], cup["minutes"], cup["goals"], cup["shots"]) == (1, 120, 0, 0)
     assert cup["per90"]["goals"] == 0.0
     assert result["xg_model"] is True
+
+
+def test_events_in_a_match_the_sheet_does_not_show_him_playing_still_count():
+    # Wyscout has a few hundred such events: here a pass in the match he sat out on the bench.
+    record = build_record()
+    Event.objects.bulk_create(
+        [
+            event(
+                record.unused,
+                record.unused.home_team,
+                record.player,
+                type_id=8,
+                subtype_id=85,
+                x=50,
+                y=50,
+                end_x=60,
+                end_y=50,
+                tags="1801",
+                second=10,
+            )
+        ]
+    )
+    league = _compute(record.player.id)["competitions"][0]
+    assert (league["passes"], league["passes_accurate"]) == (3, 2)
+    assert (league["appearances"], league["minutes"]) == (2, 135)
+    assert league["last_match"] == record.unused.date_utc.date().isoformat()
 
 
 def test_without_an_xg_model_the_rest_is_still_counted():
