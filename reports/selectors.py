@@ -68,7 +68,7 @@ def report_eta_seconds(report: Report) -> int | None:
             continue
         mean = sum(durations.get(name, 1000.0) for name in names) / len(names)
         per_queue[queue] = remaining[queue] * mean / 1000 / settings.REPORT_ETA_PARALLELISM
-    return int(round(max(per_queue.values())))
+    return round(max(per_queue.values()))
 
 
 def report_tasks(report: Report) -> list[dict]:
