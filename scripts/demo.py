@@ -64,7 +64,10 @@ def wait_ready(process: subprocess.Popen, log: Path) -> None:
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)
+    # SIGTERM to the main process only: it shuts its pool down itself (a warm
+    # shutdown). Signalling the whole group kills the pool processes under it,
+    # and the main process then waits for them forever.
+    os.kill(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:

@@ -160,7 +160,10 @@ class Workers:
         process = self.processes.pop(queue, None)
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        # SIGTERM to the main process only: it shuts its pool down itself (a
+        # warm shutdown). Signalling the whole group kills the pool processes
+        # under it, and the main process then waits for them forever.
+        os.kill(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

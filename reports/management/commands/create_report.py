@@ -64,6 +64,7 @@ class Command(BaseCommand):
             return
         report = self._wait(report, timeout=options["timeout"])
         data = merge.report_data_read(report=report)
+        report.refresh_from_db()
         if report.merged_key:
             where = (
                 default_storage.path(report.merged_key)
