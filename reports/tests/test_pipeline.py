@@ -283,3 +283,24 @@ def test_delete_keeps_partials_another_report_uses(workers, auth_client):
     assert default_storage.exists(key) and Partial.objects.count() == 1
     auth_client.delete(f"/api/reports/{second}/")
     assert not default_storage.exists(key) and Partial.objects.count() == 0
+
+
+def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.services import report_tasks_reap
+
+    league = small_league()
+    # The process "dies" between commit and publish: nothing reaches the broker.
+    monkeypatch.setattr(dispatch, "report_dispatch_after_commit", lambda **kwargs: None)
+    report_id = create(auth_client, league.player_ids[:2], sections=["profile"])
+    assert ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=True).count() == 2
+
+    assert report_tasks_reap(now=timezone.now()) == 0  # within the grace minute: leave it be
+    assert report_tasks_reap(now=timezone.now() + timedelta(minutes=2)) == 2
+
+    report = wait_for(lambda: ended(report_id), message="the reaped report to complete")
+    assert report.status == ReportStatus.COMPLETE
+    assert report_tasks_reap(now=timezone.now() + timedelta(minutes=2)) == 0
