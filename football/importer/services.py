@@ -99,7 +99,7 @@ def wyscout_import(
 
     with transaction.atomic(using=db):
         written = _write(source, selection, to_write, db, progress) if to_write else None
-        totals = _finish(db)
+        totals = _finish(db, players_changed=bool(to_write))
     return ImportResult(
         version=totals.pop("version"),
         layout=source.layout,
@@ -384,17 +384,18 @@ def _upsert(db: str, model, records: list[dict]) -> None:
     )
 
 
-def _finish(db: str) -> dict:
+def _finish(db: str, *, players_changed: bool) -> dict:
     """Derived columns and the data version, from everything now in the database."""
-    # A player's last team: that of their latest match played (not an unused sub).
-    latest = (
-        Appearance.objects.using(db)
-        .filter(player_id=OuterRef("pk"))
-        .exclude(status=Appearance.Status.UNUSED)
-        .order_by("-match__date_utc", "-match_id")
-        .values("team_id")[:1]
-    )
-    Player.objects.using(db).update(last_team_id=Subquery(latest))
+    if players_changed:
+        # A player's last team: that of their latest match played (not an unused sub).
+        latest = (
+            Appearance.objects.using(db)
+            .filter(player_id=OuterRef("pk"))
+            .exclude(status=Appearance.Status.UNUSED)
+            .order_by("-match__date_utc", "-match_id")
+            .values("team_id")[:1]
+        )
+        Player.objects.using(db).update(last_team_id=Subquery(latest))
 
     competition_hashes = Competition.objects.using(db).order_by("id").values_list("id", "data_hash")
     version = hashlib.sha256("\n".join(f"{cid}:{h}" for cid, h in competition_hashes).encode()).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import threading
 
 from django.conf import settings
 from django.db import IntegrityError
@@ -81,7 +82,15 @@ def tsv_lines(rows: list[tuple]) -> str:
 
 
 class LoadDataEventWriter(EventWriter):
-    """Streams rows through a temporary TSV file into LOAD DATA LOCAL INFILE.
+    """Streams rows through temporary TSV files into LOAD DATA LOCAL INFILE.
+
+    Two files take turns: while the server loads one, in a thread, the import
+    goes on parsing and fills the other. mysqlclient releases the GIL while it
+    waits for the server, so parsing (this process) and loading (the server)
+    overlap on two cores. The thread uses the import's own connection, and
+    only one statement runs on it at a time: the next load starts after the
+    previous one ended, and nothing else touches the connection until
+    `finish`. So the loads stay inside the import's transaction.
 
     Every value is a number, None, a period code or a list of digits and
     commas (rows.event_row makes sure of it), so no field needs escaping.
@@ -90,44 +99,82 @@ class LoadDataEventWriter(EventWriter):
     def __init__(self, connection: BaseDatabaseWrapper):
         super().__init__(connection)
         self.load_rows = settings.IMPORT_MYSQL_LOAD_ROWS
-        fd, self.path = tempfile.mkstemp(prefix="wyscout-events-", suffix=".tsv")
-        self.file = os.fdopen(fd, "w", encoding="ascii", newline="\n", buffering=1 << 20)
-        self.pending = 0
         self.sql = (
             f"LOAD DATA LOCAL INFILE %s INTO TABLE {self.table} CHARACTER SET ascii "
             f"FIELDS TERMINATED BY '\\t' LINES TERMINATED BY '\\n' ({self.columns})"
         )
+        connection.ensure_connection()
+        self.raw = connection.connection  # the DB-API connection, usable from the load thread
+        self.files = []
+        for _ in range(2):
+            fd, path = tempfile.mkstemp(prefix="wyscout-events-", suffix=".tsv")
+            self.files.append((path, os.fdopen(fd, "w", encoding="ascii", newline="\n", buffering=1 << 20)))
+        self.current = 0
+        self.pending = 0
+        self.loading: threading.Thread | None = None
+        self.load_error: BaseException | None = None
 
     def write(self, rows: list[tuple]) -> None:
-        self.file.write(tsv_lines(rows))
+        self.files[self.current][1].write(tsv_lines(rows))
         self.pending += len(rows)
         if self.pending >= self.load_rows:
-            self._load()
+            self._start_load()
 
-    def _load(self) -> None:
+    def _start_load(self) -> None:
         if not self.pending:
             return
-        self.file.flush()
-        with self.connection.cursor() as cursor:
-            cursor.execute(self.sql, [self.path])
-            loaded = cursor.rowcount
-        # With LOCAL, the server skips a duplicate key with a warning instead
-        # of failing; a short count is how such a row shows.
-        if loaded != self.pending:
-            raise IntegrityError(
-                f"LOAD DATA stored {loaded} of {self.pending} event rows (duplicate event ids?)"
-            )
-        self.rows_written += loaded
+        path, file = self.files[self.current]
+        file.flush()
+        self._wait()
+        self.loading = threading.Thread(target=self._load, args=(path, self.pending), daemon=True)
+        self.loading.start()
+        self.current = 1 - self.current
         self.pending = 0
-        self.file.seek(0)
-        self.file.truncate()
+        # The other file's load has ended (waited for above): reuse it.
+        other = self.files[self.current][1]
+        other.seek(0)
+        other.truncate()
+
+    def _load(self, path: str, expected: int) -> None:
+        try:
+            cursor = self.raw.cursor()
+            try:
+                cursor.execute(self.sql, (path,))
+                loaded = cursor.rowcount
+            finally:
+                cursor.close()
+            # With LOCAL, the server skips a duplicate key with a warning
+            # instead of failing; a short count is how such a row shows.
+            if loaded != expected:
+                raise IntegrityError(
+                    f"LOAD DATA stored {loaded} of {expected} event rows (duplicate event ids?)"
+                )
+            self.rows_written += loaded
+        except BaseException as exc:  # handed to the importing thread by _wait
+            self.load_error = exc
+
+    def _wait(self) -> None:
+        if self.loading is not None:
+            self.loading.join()
+            self.loading = None
+        if self.load_error is not None:
+            error, self.load_error = self.load_error, None
+            if isinstance(error, self.connection.Database.IntegrityError):
+                raise IntegrityError(str(error)) from error
+            raise error
 
     def finish(self) -> None:
-        self._load()
+        self._start_load()
+        self._wait()
 
     def close(self) -> None:
-        self.file.close()
-        os.unlink(self.path)
+        # After a failure elsewhere the last load may still run: let it end
+        # before the transaction is rolled back on this connection.
+        if self.loading is not None:
+            self.loading.join()
+        for path, file in self.files:
+            file.close()
+            os.unlink(path)
 
 
 def event_writer_for(connection: BaseDatabaseWrapper) -> EventWriter:
