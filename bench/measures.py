@@ -1,0 +1,390 @@
+"""What the bench measures, each as a function that returns named figures.
+
+Django must be set up (bench.phase does it in the stack's environment) before
+these run. Reports go through the real web server and real workers; the
+serial baseline and the section timings run in this process.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from football.models import Appearance, Team
+from football.selectors import data_version, squad_player_ids
+from reports import merge, runner, services
+from reports.models import Partial, Report, ReportTask
+from reports.sections import REGISTRY, SECTIONS, SectionContext, SectionError
+
+from .http import ApiClient, status_pollers
+from .results import percentile, ratio, rounded
+
+logger = logging.getLogger("bench")
+
+FAST_SECTIONS = [section.name for section in REGISTRY if section.queue == "fast"]
+# A report is given this long to become ready and complete before the run fails.
+REPORT_DEADLINE_S = 900
+# How often the bench looks at a running report's row.
+WATCH_INTERVAL_S = 0.05
+# Pause between two data reads while slow sections run: one user re-reading, not a flood.
+LIVE_READ_PAUSE_S = 0.25
+
+
+def say(message: str) -> None:
+    print(f"  {message}", flush=True)
+
+
+def bench_owner():
+    """The bench's user and API token, in the bench's own app database."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"email": ""})
+    token, _ = Token.objects.get_or_create(user=user)
+    return user, token.key
+
+
+def squad_pick(*, team: str, competition_id: int, size: int) -> tuple[Team, list[int]]:
+    """A real squad: the `size` players with most minutes for the team in that competition."""
+    club = Team.objects.get(name=team)
+    players = squad_player_ids(team_id=club.pk, competition_id=competition_id)
+    if len(players) < size:
+        raise RuntimeError(f"{team} has only {len(players)} players in competition {competition_id}")
+    return club, players[:size]
+
+
+def most_played(count: int, *, exclude: set[int] = frozenset()) -> list[int]:
+    """The `count` players with most minutes across the data: real, busy players."""
+    from django.db.models import Sum
+
+    rows = (
+        Appearance.objects.exclude(status=Appearance.Status.UNUSED)
+        .values("player_id")
+        .annotate(minutes=Sum("minutes"))
+        .order_by("-minutes", "player_id")
+    )
+    chosen = []
+    for row in rows.iterator():
+        if row["player_id"] not in exclude:
+            chosen.append(row["player_id"])
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
+    """Compute every section for every player in this process; p50 and p95 of compute time per section.
+
+    One player is computed first and not counted: a worker is long-lived, so
+    its first call's imports and loaded models are not what a section costs.
+    """
+    version = data_version()
+    figures: dict = {}
+    upstream: dict[tuple[str, int], dict] = {}
+    for player_id in [warm_up_player, *player_ids]:
+        for section in REGISTRY:
+            context = SectionContext(
+                player_id=player_id,
+                data_version=version,
+                upstream=upstream.get((section.depends_on, player_id)) if section.depends_on else None,
+            )
+            started = time.perf_counter()
+            try:
+                content = section.compute(context)
+            except SectionError as exc:
+                figures[f"section_errors.{section.name}"] = (
+                    figures.get(f"section_errors.{section.name}", 0) + 1
+                )
+                logger.warning("section %s failed for player %s: %s", section.name, player_id, exc)
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            upstream[(section.name, player_id)] = content
+            if player_id != warm_up_player:
+                figures.setdefault(section.name, []).append(elapsed)
+    out: dict = {"section_players": len(player_ids)}
+    for section in REGISTRY:
+        times = figures.get(section.name, [])
+        if times:
+            out[f"section_ms.{section.name}.p50"] = rounded(percentile(times, 50))
+            out[f"section_ms.{section.name}.p95"] = rounded(percentile(times, 95))
+    out.update({key: value for key, value in figures.items() if key.startswith("section_errors.")})
+    return out
+
+
+def broker_purge() -> None:
+    """Drop the messages waiting in the bench's queues (its own virtual host or var folder)."""
+    from celery import current_app
+
+    with current_app.connection_for_write() as connection:
+        for queue in ("fast", "slow"):
+            try:
+                connection.default_channel.queue_purge(queue)
+            except Exception:
+                connection.close()
+
+
+def serial_fast(*, owner, player_ids: list[int]) -> dict:
+    """The fast sections of a report computed and stored one after another here, by reports.runner.
+
+    The report is created by the same service as the API (so its messages go
+    to the broker); no worker consumes them before they are purged. The report
+    is then deleted, which removes its partials, so the squad report after
+    this one starts cold.
+    """
+    report, _ = services.report_create(
+        owner=owner, player_ids=player_ids, name="bench: serial baseline", sections=FAST_SECTIONS
+    )
+    task_ids = list(
+        ReportTask.objects.filter(report=report).order_by("player_id", "id").values_list("pk", flat=True)
+    )
+    started = time.perf_counter()
+    for task_id in task_ids:
+        runner.report_task_run(report_task_id=task_id)
+    elapsed = time.perf_counter() - started
+    report.refresh_from_db()
+    if report.ready_at is None or report.fast_failed:
+        raise RuntimeError(
+            f"the serial baseline did not end cleanly: {report.status}, {report.fast_failed} failed"
+        )
+    broker_purge()
+    services.report_delete(report=report)
+    if Partial.objects.exists():
+        raise RuntimeError(
+            "partials are left after deleting the serial report; the squad run would not be cold"
+        )
+    return {"serial_fast_s": rounded(elapsed), "serial_fast_tasks": len(task_ids)}
+
+
+def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
+    """A no-op task through broker, worker and result backend: round trip p50, and sustained throughput."""
+    from celery import current_app, group
+
+    probe = current_app.signature("tasks.probe_sleep", args=(0,), queue="fast")
+    for _ in range(5):  # warm the worker's process and both connections
+        probe.apply_async().get(timeout=60)
+    times = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        probe.apply_async().get(timeout=60)
+        times.append((time.perf_counter() - started) * 1000)
+    started = time.perf_counter()
+    group(probe.clone() for _ in range(burst)).apply_async().get(timeout=600)
+    elapsed = time.perf_counter() - started
+    return {
+        "task_overhead_ms": rounded(percentile(times, 50)),
+        "task_overhead_p95_ms": rounded(percentile(times, 95)),
+        "tasks_per_s": rounded(burst / elapsed),
+    }
+
+
+def _report_row(report_id: str) -> Report:
+    return Report.objects.get(pk=report_id)
+
+
+def _wait_for(
+    report_id: str, condition: Callable[[Report], bool], *, during: Callable[[Report], None] | None = None
+):
+    deadline = time.monotonic() + REPORT_DEADLINE_S
+    while True:
+        report = _report_row(report_id)
+        if condition(report):
+            return report
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"report {report_id} is still {report.status} after {REPORT_DEADLINE_S} s")
+        if during is not None:
+            during(report)
+        else:
+            time.sleep(WATCH_INTERVAL_S)
+
+
+def squad_cold(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
+    """A squad report from POST to ready and to complete; data reads while slow sections run and after.
+
+    Times are taken against the report's own `ready_at` and `completed_at`,
+    written by the workers, from the moment the POST was sent.
+    """
+    posted = time.time()
+    body, create_ms = client.report_create(name=name, player_ids=player_ids)
+    report_id = body["id"]
+    live: list[float] = []
+
+    def read_live(report: Report) -> None:
+        if report.ready_at is None:
+            time.sleep(WATCH_INTERVAL_S)
+            return
+        answer, ms = client.report_data(report_id)
+        partials = answer.headers.get("X-Report-Source") == merge.SOURCE_PARTIALS
+        # Counted only when read while slow sections were still outstanding.
+        if answer.status_code == 200 and partials and answer.json()["pending"]:
+            live.append(ms)
+        time.sleep(LIVE_READ_PAUSE_S)
+
+    report = _wait_for(report_id, lambda r: r.completed_at is not None, during=read_live)
+    if report.status != "complete":
+        failed = list(
+            ReportTask.objects.filter(report_id=report_id, state="failed").values_list("section", "error")[:5]
+        )
+        raise RuntimeError(f"the squad report ended {report.status}: {failed}")
+    merged = []
+    for _ in range(15):
+        answer, ms = client.report_data(report_id)
+        if answer.headers.get("X-Report-Source") == merge.SOURCE_MERGED:
+            merged.append(ms)
+    figures = {
+        "squad_players": len(player_ids),
+        "squad_create_ms": rounded(create_ms),
+        "squad_ready_s": rounded(report.ready_at.timestamp() - posted),
+        "squad_complete_s": rounded(report.completed_at.timestamp() - posted),
+        "live_merge_reads": len(live),
+        "merged_reads": len(merged),
+    }
+    if live:
+        figures["live_merge_ms"] = rounded(percentile(live, 50))
+    if merged:
+        figures["merged_read_ms"] = rounded(percentile(merged, 50))
+    figures["_report_id"] = report_id
+    return figures
+
+
+def squad_reuse(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
+    """The same squad again with the data unchanged: every section is reused at creation."""
+    posted = time.time()
+    body, create_ms = client.report_create(name=name, player_ids=player_ids)
+    if body["status"] in ("ready", "complete"):
+        ready_s = create_ms / 1000
+    else:
+        report = _wait_for(body["id"], lambda r: r.ready_at is not None)
+        ready_s = report.ready_at.timestamp() - posted
+    report = _report_row(body["id"])
+    return {
+        "reuse_ready_s": rounded(ready_s),
+        "reuse_reused_sections": report.fast_reused + report.slow_reused,
+    }
+
+
+def creates(client: ApiClient, *, player_ids: list[int], count: int, label: str) -> list[float]:
+    """`count` reports of the same players created through the API; each one's time in ms."""
+    times = []
+    for index in range(count):
+        _, ms = client.report_create(name=f"bench: {label} {index}", player_ids=player_ids)
+        times.append(ms)
+    return times
+
+
+def status_sequential(client: ApiClient, report_id: str, *, count: int = 30) -> list[float]:
+    """Conditional status GETs one after another, as one browser tab polling."""
+    times, etag = [], None
+    for _ in range(count):
+        answer, ms = client.request(
+            "GET", f"/api/reports/{report_id}/", headers={"If-None-Match": etag} if etag else {}
+        )
+        etag = answer.headers.get("ETag", etag)
+        times.append(ms)
+    return times
+
+
+def big_reports_and_pollers(
+    client: ApiClient,
+    *,
+    base_url: str,
+    token: str,
+    player_ids: list[int],
+    repeats: int,
+    pollers: int,
+    seconds: float,
+) -> dict:
+    """Reports of 500 players: API time to accept each; then pollers on the last one while workers run it."""
+    times, report_ids = [], []
+    for index in range(repeats):
+        body, ms = client.report_create(
+            name=f"bench: {len(player_ids)} players {index}", player_ids=player_ids
+        )
+        times.append(ms)
+        report_ids.append(body["id"])
+    say(f"{pollers} pollers for {seconds:.0f} s on a running {len(player_ids)}-player report...")
+    polled = status_pollers(
+        base_url=base_url, token=token, report_id=report_ids[-1], pollers=pollers, seconds=seconds
+    )
+    if polled.errors:
+        raise RuntimeError(f"{len(polled.errors)} status requests failed, e.g. {polled.errors[0]}")
+    progress = _report_row(report_ids[-1])
+    deletes = []
+    for report_id in report_ids:
+        answer, ms = client.request("DELETE", f"/api/reports/{report_id}/")
+        if answer.status_code != 204:
+            raise RuntimeError(f"DELETE answered {answer.status_code}")
+        deletes.append(ms)
+    broker_purge()
+    return {
+        "create_500_players_ms": rounded(percentile(times, 50)),
+        "create_500_players_max_ms": rounded(max(times)),
+        "status_p50_ms": rounded(percentile(polled.latencies_ms, 50)),
+        "status_p99_ms": rounded(percentile(polled.latencies_ms, 99)),
+        "status_requests": len(polled.latencies_ms),
+        "status_304_share": rounded(polled.statuses.get(304, 0) / len(polled.latencies_ms)),
+        "status_500_players_ms": rounded(percentile(polled.latencies_ms, 50)),
+        "status_poll_sections_done": progress.fast_done + progress.slow_done,
+        "delete_500_players_ms": rounded(percentile(deletes, 50)),
+    }
+
+
+def s3_costs(report_id: str) -> dict:
+    """What the storage itself costs (moto on the production-like stack), measured from this process.
+
+    A PUT and a GET of a partial-sized object, the concurrent fetch of every
+    partial that a live merge does, and the GET of the merged file.
+    """
+    report = _report_row(report_id)
+    keys = list(ReportTask.objects.filter(report=report).values_list("partial_key", flat=True))
+    sizes = list(Partial.objects.filter(key__in=keys).values_list("size", flat=True))
+    size = int(percentile(sizes, 50)) if sizes else 4096
+    body = b"x" * size
+    probe = f"reports/bench-probe/{size}.json"
+    puts, gets, fetches, merged = [], [], [], []
+    for _ in range(20):
+        started = time.perf_counter()
+        default_storage.save(probe, ContentFile(body, name="probe.json"))
+        puts.append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        with default_storage.open(probe, "rb") as stored:
+            stored.read()
+        gets.append((time.perf_counter() - started) * 1000)
+    default_storage.delete(probe)
+    for _ in range(5):
+        started = time.perf_counter()
+        merge._read_partials(keys)
+        fetches.append((time.perf_counter() - started) * 1000)
+        if report.merged_key:
+            started = time.perf_counter()
+            with default_storage.open(report.merged_key, "rb") as stored:
+                stored.read()
+            merged.append((time.perf_counter() - started) * 1000)
+    figures = {
+        "storage.put_ms": rounded(percentile(puts, 50)),
+        "storage.get_ms": rounded(percentile(gets, 50)),
+        "storage.partial_bytes_p50": size,
+        "storage.live_merge_fetch_ms": rounded(percentile(fetches, 50)),
+        "storage.read_concurrency": settings.REPORT_READ_CONCURRENCY,
+    }
+    if merged:
+        figures["storage.merged_get_ms"] = rounded(percentile(merged, 50))
+    return figures
+
+
+def derived(figures: dict) -> dict:
+    """The ratios of figures measured side by side in the same run."""
+    out = {
+        "ready_vs_serial": ratio(figures.get("squad_ready_s"), figures.get("serial_fast_s")),
+        "reuse_speedup": ratio(figures.get("squad_ready_s"), figures.get("reuse_ready_s")),
+        "merged_vs_live": ratio(figures.get("merged_read_ms"), figures.get("live_merge_ms")),
+    }
+    return {key: rounded(value) for key, value in out.items() if value is not None}
+
+
+def fast_section_names() -> list[str]:
+    return [name for name, section in SECTIONS.items() if section.queue == "fast"]

@@ -1,0 +1,245 @@
+"""The processes a benchmark runs against: a moto S3 server, Celery workers, gunicorn; and their places.
+
+Everything started here is stopped by the caller's ExitStack, so a run leaves
+nothing behind, also when it fails half-way. Nothing here imports Django: the
+bench chooses the environment first and sets Django up in it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+REPO = Path(__file__).resolve().parent.parent
+START_TIMEOUT_S = 90
+# The RabbitMQ virtual host of the bench: its `fast` and `slow` queues are
+# apart from those of `make run` and of the tests (which purge theirs), so a
+# test run on the same machine neither eats nor drops the bench's messages.
+BENCH_VHOST = "bench"
+# Web server for the HTTP figures. gthread workers keep connections alive, as
+# a browser's poller expects; two processes for two cores, four threads each
+# so a request waiting on the database does not hold a core.
+WEB_WORKERS = 2
+WEB_THREADS = 4
+# Celery pools as CONTRACT section 6 runs them.
+WORKER_CONCURRENCY = "--autoscale=6,1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _wait(condition, *, process: subprocess.Popen, what: str, log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not condition():
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}; see {log}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start within {START_TIMEOUT_S} s; see {log}")
+        time.sleep(0.1)
+
+
+class Process:
+    """A child process in its own session, stopped with SIGTERM (then SIGKILL) to its whole group."""
+
+    def __init__(self, args: list[str], *, env: dict[str, str], log: Path):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self._handle = log.open("ab")
+        self.offset = log.stat().st_size
+        self.popen = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=self._handle, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def logged(self, marker: bytes) -> bool:
+        return marker in self.log.read_bytes()[self.offset :]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGTERM)
+            try:
+                self.popen.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait(timeout=10)
+        self._handle.close()
+
+
+def moto_start(log_dir: Path) -> tuple[Process, str]:
+    """A moto S3 server on a free port; returns the process and its endpoint URL."""
+    port = free_port()
+    process = Process(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        env=dict(os.environ),
+        log=log_dir / "moto.log",
+    )
+    _wait(lambda: port_open("127.0.0.1", port), process=process.popen, what="moto_server", log=process.log)
+    return process, f"http://127.0.0.1:{port}"
+
+
+def s3_bucket_create(*, endpoint: str, bucket: str) -> None:
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+
+
+def rabbitmq_bench_url(url: str) -> tuple[str, str]:
+    """The broker URL with the bench's own virtual host, created with rabbitmqctl when it is missing.
+
+    Returns the URL and a note. Without rabbitmqctl (a remote broker, no
+    rights) the configured virtual host is used as it is, and the note says so.
+    """
+    parts = urlsplit(url)
+    if parts.hostname not in ("127.0.0.1", "localhost") or not shutil.which("rabbitmqctl"):
+        return url, "configured virtual host (no local rabbitmqctl to create one for the bench)"
+    user = parts.username or "guest"
+    try:
+        listed = subprocess.run(
+            ["rabbitmqctl", "-q", "list_vhosts"], capture_output=True, text=True, timeout=60, check=True
+        ).stdout.split()
+        if BENCH_VHOST not in listed:
+            subprocess.run(["rabbitmqctl", "-q", "add_vhost", BENCH_VHOST], check=True, timeout=60)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "set_permissions", "-p", BENCH_VHOST, user, ".*", ".*", ".*"],
+            check=True,
+            timeout=60,
+            capture_output=True,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return url, f"configured virtual host (rabbitmqctl failed: {exc})"
+    return urlunsplit(parts._replace(path=f"/{BENCH_VHOST}")), f"virtual host /{BENCH_VHOST}"
+
+
+def mysql_url_with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def mysql_database_recreate(url: str) -> None:
+    """Drop and create the database named in a mysql:// URL: a bench-only database, empty each run."""
+    import MySQLdb
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    connection = MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
+    try:
+        cursor = connection.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+    finally:
+        connection.close()
+
+
+def mysql_database_drop(url: str) -> None:
+    import MySQLdb
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    connection = MySQLdb.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+    )
+    try:
+        connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        connection.close()
+
+
+def worker_start(queue: str, *, env: dict[str, str], log_dir: Path) -> Process:
+    """A Celery worker for one queue, as CONTRACT section 6 runs it; returns once it consumes."""
+    process = Process(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            queue,
+            WORKER_CONCURRENCY,
+            "-n",
+            f"{queue}-bench-{uuid.uuid4().hex[:6]}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
+        ],
+        env=env,
+        log=log_dir / f"worker-{queue}.log",
+    )
+    # "<node> ready." is logged once the worker consumes; a message sent before would just wait.
+    _wait(
+        lambda: process.logged(b" ready."), process=process.popen, what=f"the {queue} worker", log=process.log
+    )
+    return process
+
+
+def web_start(*, env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
+    """gunicorn serving the project on a free local port; returns the process and its base URL."""
+    port = free_port()
+    process = Process(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WEB_WORKERS),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            str(WEB_THREADS),
+            "--keep-alive",
+            "30",
+        ],
+        env=env,
+        log=log_dir / "gunicorn.log",
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(f"{base}/healthz", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    _wait(healthy, process=process.popen, what="gunicorn", log=process.log)
+    return process, base
