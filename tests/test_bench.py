@@ -1,0 +1,125 @@
+"""The bench's own arithmetic and output: percentiles, targets, the results file, the table.
+
+The measurements themselves need the full data set and minutes of real
+workers; they run in `make bench`, not here.
+"""
+
+import json
+
+import pytest
+
+from bench.importing import BASELINE_LINE
+from bench.machine import machine_details
+from bench.results import (
+    Target,
+    percentile,
+    ratio,
+    results_write,
+    rounded,
+    table_format,
+    targets_for,
+    targets_missed,
+)
+
+
+def test_percentile_interpolates_between_ranks_like_numpy():
+    values = [10, 20, 30, 40, 50]
+    assert percentile(values, 50) == 30
+    assert percentile(values, 0) == 10
+    assert percentile(values, 100) == 50
+    assert percentile(values, 95) == pytest.approx(48.0)
+    assert percentile([5, 1, 3], 50) == 3  # order of input does not matter
+    assert percentile([7.5], 99) == 7.5
+
+
+def test_percentile_refuses_no_values_and_bad_rank():
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="outside"):
+        percentile([1], 101)
+
+
+def test_ratio_is_none_when_a_side_is_missing_or_zero():
+    assert ratio(3.0, 6.0) == 0.5
+    assert ratio(None, 2.0) is None
+    assert ratio(1.0, 0) is None
+    assert ratio("x", 1.0) is None
+
+
+def test_rounded_keeps_about_four_significant_digits():
+    assert rounded(1234.5678) == 1234.568
+    assert rounded(0.000123456) == 0.0001235
+    assert rounded(0.0) == 0.0
+
+
+def test_targets_say_whether_a_figure_is_met():
+    at_most, at_least = Target("<=", 0.6), Target(">=", 10)
+    assert at_most.met(0.6) is True
+    assert at_most.met(0.61) is False
+    assert at_least.met(113.0) is True
+    assert at_least.met(9.9) is False
+    assert at_most.met("n/a") is None
+    assert str(at_most) == "<= 0.6"
+
+
+def test_every_fast_section_p95_gets_a_target_and_misses_are_listed():
+    figures = {
+        "ready_vs_serial": 1.08,
+        "reuse_speedup": 113.0,
+        "section_ms.profile.p95": 15.8,
+        "section_ms.season_stats.p95": 151.0,
+        "section_ms.visuals.p95": 1015.0,  # slow: no target
+    }
+    targets = targets_for(figures, ["profile", "season_stats", "heatmap"])
+    assert "section_ms.profile.p95" in targets
+    assert "section_ms.heatmap.p95" not in targets  # not measured, not listed
+    assert "section_ms.visuals.p95" not in targets
+    assert targets_missed(figures, targets) == ["ready_vs_serial", "section_ms.season_stats.p95"]
+
+
+def test_results_file_is_one_flat_sorted_json_object(tmp_path):
+    path = tmp_path / "bench" / "results.json"
+    results_write(path, {"squad_ready_s": 13.0, "machine.cpu_count": 2, "squad": "Manchester City"})
+    written = json.loads(path.read_text())
+    assert written == {"machine.cpu_count": 2, "squad": "Manchester City", "squad_ready_s": 13.0}
+    assert list(written) == sorted(written)
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_results_file_refuses_nested_figures_and_leaves_the_old_file(tmp_path):
+    path = tmp_path / "results.json"
+    results_write(path, {"a": 1})
+    with pytest.raises(ValueError, match="not flat"):
+        results_write(path, {"section_ms": {"profile": 1}})
+    assert json.loads(path.read_text()) == {"a": 1}
+
+
+def test_table_puts_targeted_figures_first_with_their_verdict():
+    figures = {"zz_other": 3, "reuse_speedup": 113.56, "ready_vs_serial": 1.084}
+    targets = {"ready_vs_serial": Target("<=", 0.6), "reuse_speedup": Target(">=", 10)}
+    lines = table_format(figures, targets, {"ready_vs_serial": "2 cores"}).splitlines()
+    assert lines[0].split() == ["figure", "value", "target", "met", "note"]
+    assert lines[2].split() == ["ready_vs_serial", "1.084", "<=", "0.6", "NO", "2", "cores"]
+    assert lines[3].split() == ["reuse_speedup", "113.6", ">=", "10", "yes"]
+    assert lines[4].split() == ["zz_other", "3"]
+    # Columns line up: every value ends in the same column.
+    ends = {
+        line.index(value) + len(value) for line, value in zip(lines[2:], ["1.084", "113.6", "3"], strict=True)
+    }
+    assert len(ends) == 1
+
+
+def test_baseline_script_output_is_parsed():
+    line = "LOAD DATA LOCAL INFILE: 3251294 rows in 61.2 s (53,126 rows/s)"
+    found = BASELINE_LINE.search(f"wrote 3251294 rows to /tmp/x.tsv in 80.0 s\n{line}\n")
+    assert found is not None
+    assert (int(found.group(1)), float(found.group(2))) == (3251294, 61.2)
+
+
+def test_machine_details_name_the_cpu_memory_and_versions():
+    details = machine_details()
+    assert details["machine.cpu_count"] >= 1
+    assert details["machine.cpu_model"]
+    assert details["machine.python"].count(".") == 2
+    assert details["version.django"].startswith("5.")
+    assert all(key.startswith(("machine.", "version.")) for key in details)
