@@ -1,0 +1,604 @@
+"""Faults: processes killed, servers stopped, paused or flushed, connections cut, a poison task, two beats.
+
+Each test runs a real report through real workers, injects one fault while a
+task is running, and ends with `assert_invariants` over every report the API
+accepted: every section done, or failed with its error; one partial per
+(player, section) written once; one merged file per generation; no storage key
+outside `reports/`.
+
+On the production-like stack (TEST_STACK=production) the tests start their
+own RabbitMQ node, redis-server and moto server on free ports (see
+reports/tests/faults.py), so they can stop and restart them without
+disturbing the servers the rest of the suite uses; the database is the run's
+own MariaDB test database. The workers get those servers' URLs in their
+environment; this process publishes to the same broker by switching its
+Celery app's broker URL for the test (`publishing_to`).
+
+A task is held in the middle of its section by the test worker's fault app
+(reports/tests/fault_app.py), which is what lets a test act at a known moment
+without sleeping: it waits for the held task's pid, acts, then releases it.
+"""
+
+import os
+import signal
+import sys
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db import connection
+from django.utils import timezone
+
+from config.celery_app import app as celery_app
+from reports.models import Partial, Report, ReportStatus, ReportTask, TaskState
+from reports.services import report_tasks_reap
+
+from .builders import small_league
+from .conftest import PRODUCTION, wait_for
+from .faults import MotoServer, Process, RabbitMQNode, RedisServer, Worker
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+production_only = pytest.mark.skipif(
+    not PRODUCTION, reason="needs the production-like stack (TEST_STACK=production): RabbitMQ, Redis, S3"
+)
+
+# Bounds for each wait: generous for a loaded CI machine, far below the test timeout.
+REPORT_TIMEOUT_S = 120
+STEP_TIMEOUT_S = 60
+# While the broker is down, creating a report must answer within this long.
+BROKER_DOWN_ANSWER_S = 10
+
+
+# --- The stack: throwaway servers, workers, and this process's view of them --------
+
+
+class Servers:
+    def __init__(self, base: Path):
+        log_dir = base / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.rabbitmq = RabbitMQNode(base / "rabbitmq", log_dir)
+        self.redis = RedisServer(base / "redis", log_dir)
+        self.moto = MotoServer(log_dir)
+
+    def start(self) -> None:
+        for server in (self.rabbitmq, self.redis, self.moto):
+            server.start()
+
+    def stop(self) -> None:
+        for server in (self.rabbitmq, self.redis, self.moto):
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def servers():
+    if not PRODUCTION:
+        yield None
+        return
+    if not (RabbitMQNode.available() and RedisServer.available()):
+        pytest.skip("rabbitmq-server or redis-server is not installed")
+    started = Servers(Path(settings.VAR_DIR) / "faults" / "servers")
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
+
+
+def _reset_producers() -> None:
+    # The app builds its connection pool and producer pool from the broker URL
+    # on first use and keeps them; dropped here, the next publish builds them
+    # again from the URL configured now.
+    if celery_app._pool is not None:
+        celery_app._pool.force_close_all()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@contextmanager
+def publishing_to(broker_url: str):
+    """This process's Celery app publishes to `broker_url` (and checks it for the 503) meanwhile."""
+    previous = celery_app.conf.broker_url
+    _reset_producers()
+    celery_app.conf.broker_url = broker_url
+    try:
+        yield
+    finally:
+        _reset_producers()
+        celery_app.conf.broker_url = previous
+
+
+class Stack:
+    """The workers of one test and the control folder of the fault app."""
+
+    def __init__(self, env: dict[str, str], base: Path, servers: Servers | None, bucket: dict[str, str]):
+        self.base = base
+        self.control = base / "control"
+        self.control.mkdir(parents=True, exist_ok=True)
+        self.log_dir = base / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.env = {**env, "FAULT_DIR": str(self.control)}
+        self.servers = servers
+        self.bucket = bucket
+        self.workers: dict[str, Worker] = {}
+        self.beats: list[Process] = []
+
+    def start_worker(self, queue: str, **fault_env: str) -> Worker:
+        return self.start_workers({queue: fault_env})[queue]
+
+    def start_workers(self, queues: dict[str, dict[str, str]]) -> dict[str, Worker]:
+        """Start a worker per queue, with its fault environment; they boot side by side."""
+        for queue in queues:
+            self.stop_worker(queue)
+        for queue, fault_env in queues.items():
+            self.workers[queue] = Worker(queue, env={**self.env, **fault_env}, log_dir=self.log_dir)
+            self.workers[queue].launch()
+        for queue in queues:
+            self.workers[queue].wait_ready()
+        return {queue: self.workers[queue] for queue in queues}
+
+    def start_beat(self, number: int) -> Process:
+        beat = Process(
+            f"beat-{number}",
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "beat",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile",
+                str(self.base / f"beat-{number}.pid"),
+                "-l",
+                "INFO",
+            ],
+            env=self.env,
+            log_dir=self.log_dir,
+        )
+        beat.start()
+        self.beats.append(beat)
+        return beat
+
+    def stop_worker(self, queue: str) -> None:
+        worker = self.workers.pop(queue, None)
+        if worker is not None:
+            worker.stop()
+
+    def stop_all(self) -> None:
+        for beat in self.beats:
+            beat.stop()
+        for queue in list(self.workers):
+            self.stop_worker(queue)
+
+    # The fault app's control files.
+    def hold(self) -> None:
+        (self.control / "hold").touch()
+
+    def release(self) -> None:
+        (self.control / "hold").unlink(missing_ok=True)
+
+    def pids(self, name: str) -> list[int]:
+        path = self.control / name
+        return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+    def wait_held(self, count: int = 1) -> int:
+        """Wait for the `count`-th process to enter the held section; its pid."""
+        pids = wait_for(
+            lambda: len(self.pids("entered")) >= count and self.pids("entered"),
+            timeout=STEP_TIMEOUT_S,
+            message=f"a process to enter the held section (time {count})",
+        )
+        return pids[count - 1]
+
+    def worker_log(self, queue: str) -> str:
+        path = self.log_dir / f"worker-{queue}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
+@pytest.fixture
+def stack(worker_pool, servers, settings, report_storage, request):
+    # The session's own workers (other test modules) consume the same queues
+    # on the embedded stack: stopped, so only this test's workers run tasks.
+    worker_pool.ensure()
+    base = Path(settings.VAR_DIR) / "faults" / request.node.name
+    env = dict(worker_pool.env)
+    bucket: dict[str, str] = {}
+    if servers is None:
+        # Partial keys repeat across tests (factory ids restart): start from empty storage.
+        for folder in ("reports",):
+            path = Path(settings.MEDIA_ROOT) / folder
+            if path.exists():
+                import shutil
+
+                shutil.rmtree(path)
+        stack = Stack(env, base, None, bucket)
+        yield stack
+        stack.stop_all()
+        return
+
+    bucket = servers.moto.new_bucket()
+    env.update(bucket)
+    env.update(
+        {
+            "CELERY_BROKER_URL": servers.rabbitmq.url,
+            "CELERY_RESULT_BACKEND": f"{servers.redis.url}/0",
+            "REDIS_URL": f"{servers.redis.url}/1",
+            # Bounded S3 calls, so a paused endpoint is seen within seconds.
+            "AWS_S3_CONNECT_TIMEOUT_S": "2",
+            "AWS_S3_READ_TIMEOUT_S": "2",
+        }
+    )
+    settings.AWS_STORAGE_BUCKET_NAME = bucket["AWS_STORAGE_BUCKET_NAME"]
+    settings.AWS_S3_ENDPOINT_URL = bucket["AWS_S3_ENDPOINT_URL"]
+    settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "reports.storage.ReportS3Storage"}}
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env["REDIS_URL"]}
+    }
+    stack = Stack(env, base, servers, bucket)
+    with publishing_to(servers.rabbitmq.url):
+        yield stack
+        stack.stop_all()
+
+
+# --- Reading the outcome -------------------------------------------------------------
+
+
+def create(client, player_ids, sections) -> str:
+    response = client.post("/api/reports/", {"players": player_ids, "sections": sections}, format="json")
+    assert response.status_code == 202, response.content
+    return response.json()["id"]
+
+
+def ended(report_id) -> Report | None:
+    report = Report.objects.get(pk=report_id)
+    return report if report.completed_at else None
+
+
+def task(report_id, player_id: int, section: str) -> ReportTask:
+    return ReportTask.objects.get(report_id=report_id, player_id=player_id, section=section)
+
+
+def storage_versions(stack: Stack) -> dict[str, int]:
+    """Every stored key and how many times it was written.
+
+    On S3, the versions of each key in the test's versioned bucket; on the
+    file system, 1 per file (a rewrite is seen through Partial.writes there).
+    """
+    if stack.servers is None:
+        root = Path(settings.MEDIA_ROOT)
+        return {path.relative_to(root).as_posix(): 1 for path in root.rglob("*") if path.is_file()}
+    client = stack.servers.moto.client()
+    counts: dict[str, int] = {}
+    paginator = client.get_paginator("list_object_versions")
+    for page in paginator.paginate(Bucket=stack.bucket["AWS_STORAGE_BUCKET_NAME"]):
+        for version in page.get("Versions", []):
+            counts[version["Key"]] = counts.get(version["Key"], 0) + 1
+        for marker in page.get("DeleteMarkers", []):
+            counts[marker["Key"]] = counts.get(marker["Key"], 0) + 1
+    return counts
+
+
+def assert_invariants(client, stack: Stack, report_ids: list[str]) -> None:
+    """What must hold after any fault, over every report the API accepted."""
+    written_keys: set[str] = set()
+    for report_id in report_ids:
+        report = wait_for(lambda rid=report_id: ended(rid), timeout=REPORT_TIMEOUT_S, message="every report")
+        tasks = list(ReportTask.objects.filter(report=report))
+        assert tasks, "a report without tasks"
+        for record in tasks:
+            assert record.state in (TaskState.DONE, TaskState.FAILED), record.__dict__
+            if record.state == TaskState.FAILED:
+                assert record.error, f"{record.section} of {record.player_id} failed without an error"
+            else:
+                assert record.partial_id is not None
+                if not record.reused:
+                    written_keys.add(record.partial_key)
+        for queue in ("fast", "slow"):
+            queued = [record for record in tasks if record.queue == queue]
+            assert getattr(report, f"{queue}_total") == len(queued)
+            assert getattr(report, f"{queue}_done") == sum(r.state == TaskState.DONE for r in queued)
+            assert getattr(report, f"{queue}_failed") == sum(r.state == TaskState.FAILED for r in queued)
+        any_failed = any(record.state == TaskState.FAILED for record in tasks)
+        assert report.status == (ReportStatus.FAILED if any_failed else ReportStatus.COMPLETE)
+        status = client.get(f"/api/reports/{report_id}/").json()
+        assert status["status"] == report.status
+
+        # The first read writes the merged file, the next serves it: once per generation.
+        first = client.get(f"/api/reports/{report_id}/data/")
+        second = client.get(f"/api/reports/{report_id}/data/")
+        assert first.status_code == second.status_code == 200
+        assert second["X-Report-Source"] == "merged"
+        report.refresh_from_db()
+        assert report.merge_count == report.generation
+        assert report.merged_generation == report.generation
+        document = first.json()
+        for record in tasks:
+            if record.state == TaskState.DONE:
+                assert document["players"][str(record.player_id)][record.section]["section"] == record.section
+        assert {(item["player"], item["section"]) for item in document["failed"]} == {
+            (r.player_id, r.section) for r in tasks if r.state == TaskState.FAILED
+        }
+
+    # One partial per (player, section) key, written once, whole.
+    for key in written_keys:
+        partial = Partial.objects.get(key=key)
+        assert partial.writes == 1, f"{key} written {partial.writes} times"
+        with default_storage.open(key, "rb") as stored:
+            body = stored.read()
+        assert len(body) == partial.size
+        assert orjson.loads(body)["section"] == partial.section
+    versions = storage_versions(stack)
+    assert versions, "nothing stored"
+    outside = [key for key in versions if not key.startswith("reports/")]
+    assert outside == [], f"keys outside reports/: {outside}"
+    assert not [key for key in versions if "/.tmp-" in key], "a temporary file was left behind"
+    rewritten = {key: count for key, count in versions.items() if count != 1}
+    assert rewritten == {}, f"objects written more than once: {rewritten}"
+
+
+# --- The faults ------------------------------------------------------------------------
+
+
+@pytest.mark.mysql
+def test_worker_killed_mid_task_then_its_main_process_the_task_runs_again(stack, auth_client):
+    """SIGKILL the pool process running a section, then the whole worker; restart; it completes.
+
+    RabbitMQ redelivers the unacknowledged message both times. The embedded
+    filesystem transport gives a rejected message back (the pool process's
+    death) but loses the one its dead main process held: there the reaper
+    re-enqueues it.
+    """
+    league = small_league()
+    held, other = league.player_ids[0], league.player_ids[1]
+    stack.hold()
+    worker = stack.start_workers({"fast": {"FAULT_HOLD": f"shot_map:{held}"}, "slow": {}})["fast"]
+    report_id = create(auth_client, [held, other], ["profile", "shot_map", "visuals"])
+
+    first = stack.wait_held(1)
+    assert first in worker.pool_pids()
+    os.kill(first, signal.SIGKILL)
+    # The message of the killed process is delivered again, to a new pool process.
+    second = stack.wait_held(2)
+    assert second != first
+    assert task(report_id, held, "shot_map").attempts == 2
+
+    worker.kill()  # main process and pool at once, with the message unacknowledged
+    record = task(report_id, held, "shot_map")
+    assert record.state == TaskState.RUNNING and record.attempts == 2
+    stack.release()
+
+    if not PRODUCTION:
+        # The filesystem transport took the message file when it was fetched.
+        assert not _message_waiting(record.pk)
+    stack.start_worker("fast")
+    if not PRODUCTION:
+        # Everything else ends; the lost section stays running until the reaper finds it.
+        wait_for(
+            lambda: (
+                ReportTask.objects.filter(report_id=report_id)
+                .exclude(state__in=[TaskState.DONE, TaskState.FAILED])
+                .count()
+                == 2
+            ),
+            timeout=REPORT_TIMEOUT_S,
+            message="the other sections to end",
+        )
+        later = timezone.now() + timedelta(seconds=settings.REPORT_TASK_DEADLINE_S + 1)
+        assert report_tasks_reap(now=later) == 2  # shot_map and visuals, chained behind it
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    record = task(report_id, held, "shot_map")
+    assert record.state == TaskState.DONE and record.attempts == 3
+    assert task(report_id, held, "visuals").state == TaskState.DONE
+    assert_invariants(auth_client, stack, [report_id])
+
+
+@pytest.mark.mysql
+def test_poison_task_fails_after_bounded_attempts_while_other_work_goes_on(stack, auth_client):
+    """A section that kills its process every time ends failed after REPORT_TASK_MAX_ATTEMPTS."""
+    league = small_league()
+    poison, healthy = league.player_ids[0], league.player_ids[1]
+    stack.start_workers({"fast": {"FAULT_CRASH": f"profile:{poison}"}, "slow": {}})
+    report_id = create(auth_client, [poison, healthy], ["profile", "season_stats", "percentiles"])
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    record = task(report_id, poison, "profile")
+    assert record.state == TaskState.FAILED
+    assert record.attempts == settings.REPORT_TASK_MAX_ATTEMPTS + 1
+    assert f"gave up after {settings.REPORT_TASK_MAX_ATTEMPTS} attempts" in record.error
+    # Each attempt killed its process; the last one was refused before computing.
+    assert len(stack.pids("crashed")) == settings.REPORT_TASK_MAX_ATTEMPTS
+    # The other player's sections, and the poison player's others, all ran.
+    others = ReportTask.objects.filter(report_id=report_id).exclude(pk=record.pk)
+    assert set(others.values_list("state", flat=True)) == {TaskState.DONE}
+    assert report.status == ReportStatus.FAILED
+    assert_invariants(auth_client, stack, [report_id])
+
+
+def _message_waiting(report_task_pk: int) -> bool:
+    """Whether the embedded broker's queue folder holds a message for this task record."""
+    queue_folder = Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS["data_folder_in"])
+    celery_id = f"report-task-{report_task_pk}"
+    return any(celery_id in path.read_text(errors="replace") for path in queue_folder.iterdir())
+
+
+@production_only
+@pytest.mark.mysql
+def test_rabbitmq_restarted_mid_report_503_while_down_then_completes(stack, auth_client):
+    league = small_league()
+    held, other, later_player = league.player_ids[:3]
+    stack.hold()
+    stack.start_workers({"fast": {"FAULT_HOLD": f"profile:{held}"}, "slow": {}})
+    sections = ["profile", "season_stats", "percentiles"]
+    report_id = create(auth_client, [held, other], sections)
+    stack.wait_held()
+
+    stack.servers.rabbitmq.stop()
+    reports_before = Report.objects.count()
+    started = time.monotonic()
+    refused = auth_client.post("/api/reports/", {"players": [later_player]}, format="json")
+    elapsed = time.monotonic() - started
+    assert refused.status_code == 503, refused.content
+    assert "broker" in refused.json()["detail"]
+    assert refused["Retry-After"]
+    assert elapsed < BROKER_DOWN_ANSWER_S, f"answered after {elapsed:.1f}s"
+    assert Report.objects.count() == reports_before
+
+    stack.servers.rabbitmq.start()  # the same node and data folder: durable queues come back
+    stack.release()
+    after = create(auth_client, [later_player], sections)
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    assert_invariants(auth_client, stack, [report_id, after])
+
+
+@production_only
+@pytest.mark.mysql
+def test_redis_flushed_and_restarted_mid_report_status_stays_right(stack, auth_client):
+    league = small_league()
+    held, other = league.player_ids[:2]
+    stack.hold()
+    stack.start_workers({"fast": {"FAULT_HOLD": f"shot_map:{held}"}, "slow": {}})
+    report_id = create(auth_client, [held, other], ["profile", "shot_map", "visuals", "percentiles"])
+    stack.wait_held()
+
+    redis = stack.servers.redis
+    redis.flushall()
+    redis.stop()
+    stack.release()
+    # The held section ends while the result backend is gone: its state is in the database.
+    wait_for(
+        lambda: task(report_id, held, "shot_map").state == TaskState.DONE,
+        timeout=STEP_TIMEOUT_S,
+        message="the held section to end without Redis",
+    )
+    redis.start()  # empty: nothing of the report was kept there
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    status = auth_client.get(f"/api/reports/{report_id}/").json()
+    assert status["status"] == "complete"
+    assert status["progress"]["percent"] == 100.0
+    assert status["progress"]["fast"]["done"] == status["progress"]["fast"]["total"] == 4
+    assert_invariants(auth_client, stack, [report_id])
+
+
+@production_only
+@pytest.mark.mysql
+def test_s3_unreachable_for_seconds_tasks_retry_with_backoff_and_complete(stack, auth_client):
+    league = small_league()
+    held, other = league.player_ids[:2]
+    stack.hold()
+    stack.start_workers({"fast": {"FAULT_HOLD": f"profile:{held}"}, "slow": {}})
+    report_id = create(auth_client, [held, other], ["profile", "season_stats", "shot_map", "visuals"])
+    stack.wait_held()
+
+    moto = stack.servers.moto
+    moto.pause()
+    try:
+        stack.release()
+        # The held section's write times out and the task goes back to wait, with its error.
+        retrying = wait_for(
+            lambda: ReportTask.objects.filter(report_id=report_id, state=TaskState.RETRYING).first(),
+            timeout=STEP_TIMEOUT_S,
+            message="a task to retry while S3 is unreachable",
+        )
+        assert "Timeout" in retrying.error or "timeout" in retrying.error
+    finally:
+        moto.resume()
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    assert ReportTask.objects.filter(report_id=report_id, attempts__gt=1).exists()
+    assert "Retry in" in stack.worker_log("fast")
+    assert_invariants(auth_client, stack, [report_id])
+
+
+@production_only
+@pytest.mark.mysql
+def test_database_connection_killed_mid_task_the_task_retries(stack, auth_client):
+    league = small_league()
+    held, other = league.player_ids[:2]
+    stack.hold()
+    stack.start_workers({"fast": {"FAULT_HOLD": f"season_stats:{held}"}, "slow": {}})
+    report_id = create(auth_client, [held, other], ["profile", "season_stats", "percentiles"])
+    stack.wait_held()
+
+    # Every connection to this run's test database but this process's own:
+    # the workers', the held task's among them.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONNECTION_ID()")
+        (own,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND id <> %s", [own]
+        )
+        victims = [row[0] for row in cursor.fetchall()]
+        assert victims, "no worker connection to kill"
+        for victim in victims:
+            cursor.execute(f"KILL CONNECTION {int(victim)}")
+    stack.release()
+
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    record = task(report_id, held, "season_stats")
+    assert record.state == TaskState.DONE and record.attempts == 2
+    assert "Retry in" in stack.worker_log("fast")
+    assert_invariants(auth_client, stack, [report_id])
+
+
+@pytest.mark.mysql
+def test_two_beats_at_once_each_job_runs_once(stack):
+    """Two real `celery beat` processes send the same job; the (job, period) claim lets one run through.
+
+    tasks/tests/test_jobs.py races the claim between threads of one process;
+    here the senders are two beat processes and the runs happen in a worker.
+    """
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    from tasks.jobs import DAILY_REAP_SECTIONS
+    from tasks.models import JobRun
+
+    period = f"two-beats-{os.getpid()}"
+    name = f"fault test: {period}"
+    every_second = IntervalSchedule.objects.create(every=1, period=IntervalSchedule.SECONDS)
+    PeriodicTask.objects.create(
+        name=name,
+        task=DAILY_REAP_SECTIONS,
+        interval=every_second,
+        kwargs=orjson.dumps({"period": period}).decode(),
+        queue="slow",
+    )
+    worker = stack.start_worker("slow")
+    beats = [stack.start_beat(number) for number in (1, 2)]
+    sent_line = f"Sending due task {name}"
+    wait_for(
+        lambda: all(beat.log().count(sent_line) >= 3 for beat in beats),
+        timeout=STEP_TIMEOUT_S,
+        message="each beat to send the job three times",
+    )
+    for beat in beats:
+        beat.stop()
+    sent = sum(beat.log().count(sent_line) for beat in beats)
+
+    def handled() -> int:
+        log = worker.log()
+        return log.count(f"period {period} claimed: running") + log.count(f"period {period} already claimed")
+
+    wait_for(
+        lambda: handled() >= sent, timeout=STEP_TIMEOUT_S, message=f"the worker to take all {sent} sends"
+    )
+    log = worker.log()
+    assert log.count(f"period {period} claimed: running") == 1
+    assert log.count(f"job {DAILY_REAP_SECTIONS} period {period} done") == 1
+    assert log.count(f"period {period} already claimed") == sent - 1
+    run = JobRun.objects.get(job=DAILY_REAP_SECTIONS, period=period)
+    assert (run.status, run.attempts, run.result) == (JobRun.Status.DONE, 1, {"reenqueued": 0})
