@@ -8,6 +8,7 @@ defaults and harden production.
 from pathlib import Path
 
 import environ
+from botocore.config import Config as BotocoreConfig
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -145,6 +146,17 @@ AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)
 AWS_S3_FILE_OVERWRITE = True
 # Bounded S3 retries inside boto3; the task retries on top of that with backoff.
 AWS_S3_CLIENT_CONFIG_RETRIES = 2
+# Bounded S3 calls. botocore's defaults (60 s to connect, 60 s per read, up to
+# 5 attempts) let one stalled endpoint hold a task for minutes, past its time
+# limit; with these a hung S3 is a transient error within seconds, and the
+# task retries with backoff (reports.runner).
+AWS_S3_CONNECT_TIMEOUT_S = env.float("AWS_S3_CONNECT_TIMEOUT_S", default=5.0)
+AWS_S3_READ_TIMEOUT_S = env.float("AWS_S3_READ_TIMEOUT_S", default=20.0)
+AWS_S3_CLIENT_CONFIG = BotocoreConfig(
+    connect_timeout=AWS_S3_CONNECT_TIMEOUT_S,
+    read_timeout=AWS_S3_READ_TIMEOUT_S,
+    retries={"total_max_attempts": 1 + AWS_S3_CLIENT_CONFIG_RETRIES, "mode": "standard"},
+)
 
 if AWS_STORAGE_BUCKET_NAME:
     _report_storage = {"BACKEND": "reports.storage.ReportS3Storage"}
