@@ -156,7 +156,9 @@ def test_data_before_ready_is_202_with_retry_after(auth_client, players):
 
 def test_unreachable_broker_is_503_quickly_and_creates_nothing(auth_client, players, monkeypatch, settings):
     # A closed port: the connection is refused at once; the check gives up within its timeout.
-    for setting in ("broker_url", "broker_write_url"):
+    # broker_write_url first: it falls back to broker_url, so patched second it
+    # would remember the patched value and keep it after the test.
+    for setting in ("broker_write_url", "broker_url"):
         monkeypatch.setattr(current_app.conf, setting, "amqp://guest:guest@127.0.0.1:1//")
     settings.BROKER_CHECK_TIMEOUT_S = 1.0
     started = time.monotonic()
