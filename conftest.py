@@ -85,7 +85,13 @@ def auth_client(user):
 
 
 def pytest_collection_modifyitems(config, items):
-    """On the production-like pass, every test needs MariaDB, RabbitMQ and Redis."""
+    """Tests on the World Cup data run last; on the production-like pass every test needs the servers.
+
+    The `world_cup` data is committed once per session (see below) and stays
+    for every later test: tests that count rows from an empty database must
+    run before it.
+    """
+    items.sort(key=lambda item: "world_cup" in getattr(item, "fixturenames", ()))
     if os.environ.get("TEST_STACK") != "production":
         return
     missing = [name for name, (host, port) in SERVICES.items() if not port_open(host, port)]
@@ -112,7 +118,8 @@ def pytest_sessionfinish(session, exitstatus):
 # --- World Cup 2018 demo data, imported once per test session -------------------
 # pytest-django wraps each `db` test in a rolled-back transaction; data imported
 # through django_db_blocker outside those transactions is committed to the test
-# database and seen by every later test. Any app's tests can ask for
+# database and seen by every later test (which is why they run last, see
+# pytest_collection_modifyitems). Any app's tests can ask for
 # `world_cup` (it implies database access; add `db` or `@pytest.mark.django_db`
 # as usual).
 
