@@ -46,7 +46,9 @@ def main(shared: Path, output: Path) -> None:
             name = member.name.rsplit("/", 1)[-1]
             stem = name[:-5]
             if member.isfile() and name.endswith(".json") and stem.isdigit() and int(stem) in match_ids:
-                events_by_match[int(stem)] = orjson.loads(tar.extractfile(member).read())["events"]
+                stream = tar.extractfile(member)
+                assert stream is not None  # a regular file
+                events_by_match[int(stem)] = orjson.loads(stream.read())["events"]
     events = [e for m in matches for e in events_by_match[m["wyId"]]]
 
     player_ids, team_ids = set(), set()

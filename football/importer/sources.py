@@ -372,7 +372,7 @@ class WyscoutSource:
 
         def per_match(name: str) -> bool:
             m = PER_MATCH_FILE.search(name)
-            return bool(m) and int(m.group(1)) in match_ids
+            return m is not None and int(m.group(1)) in match_ids
 
         with contextlib.ExitStack() as stack:
             if isinstance(self.container, FolderContainer):

@@ -159,7 +159,7 @@ class LoadDataEventWriter(EventWriter):
             self.loading = None
         if self.load_error is not None:
             error, self.load_error = self.load_error, None
-            if isinstance(error, self.connection.Database.IntegrityError):
+            if isinstance(error, self.connection.Database.IntegrityError):  # type: ignore[attr-defined]
                 raise IntegrityError(str(error)) from error
             raise error
 
