@@ -81,9 +81,8 @@ def main() -> None:
     log_dir = var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
+    # A changed import also fits xG and xT and refreshes the per-player aggregates.
     manage("import_wyscout", str(DEMO_DATA))
-    # The slow sections rank players on the aggregates and value actions with the fitted models.
-    manage("refresh_analytics")
     workers = []
     try:
         print("starting a worker for each queue (fast, slow)...", flush=True)

@@ -100,6 +100,9 @@ def _database(url: str) -> dict:
 
 
 DATABASE_URL = env.str("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+if DATABASE_URL.startswith("sqlite:") and str(VAR_DIR) in DATABASE_URL:
+    # SQLite creates the file but not its folder: a fresh var folder must exist.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 FOOTBALL_DATABASE_URL = env.str("FOOTBALL_DATABASE_URL", default=DATABASE_URL)
 DATABASES = {"default": _database(DATABASE_URL)}
 # The football tables live apart only when asked to; by default they share the

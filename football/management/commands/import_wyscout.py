@@ -27,8 +27,13 @@ class Command(BaseCommand):
             metavar="ID",
             help="import only these competitions (Wyscout competitionId), with their teams and players",
         )
+        parser.add_argument(
+            "--no-analytics",
+            action="store_true",
+            help="do not refit xG/xT and refresh the per-player aggregates after a changed import",
+        )
 
-    def handle(self, *args, path: Path, competition=None, **options):
+    def handle(self, *args, path: Path, competition=None, no_analytics=False, **options):
         bars: dict[str, tqdm] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
@@ -58,5 +63,18 @@ class Command(BaseCommand):
             )
         if result.written:
             self.stdout.write("written: " + ", ".join(map(str, result.written)))
+            if not no_analytics:
+                self._refresh_analytics()
         self.stdout.write(f"data version {result.version}")
         self.stdout.write(CREDIT)
+
+    def _refresh_analytics(self) -> None:
+        """The slow sections rank and value players on models and aggregates fitted to this data."""
+        from football.analytics import FitError
+        from football.analytics.refresh import refresh_analytics
+
+        try:
+            refresh_analytics(stdout=self.stdout)
+        except FitError as exc:
+            # Too little data to fit (a tiny subset): the import stands, the slow sections will say so.
+            self.stderr.write(f"analytics not refreshed: {exc}")
