@@ -14,3 +14,6 @@ urlpatterns = [
     path("", include("reports.urls")),
     path("", include("tasks.urls")),
 ]
+
+# JSON, not an HTML page, for a path that matches no URL (config.errors).
+handler404 = "config.errors.not_found"

@@ -11,6 +11,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from . import selectors
@@ -31,6 +32,7 @@ UNAUTHENTICATED = OpenApiResponse(
     ErrorDetailSerializer, description="No credentials, or wrong ones: send `Authorization: Token KEY`."
 )
 PAGE_NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="`page` is beyond the last page.")
+THROTTLED = OpenApiResponse(ErrorDetailSerializer, description="Too many requests; see Retry-After.")
 
 
 def _id_path_parameter(what: str) -> OpenApiParameter:
@@ -47,6 +49,7 @@ def _id_path_parameter(what: str) -> OpenApiParameter:
         200: PlayerSummarySerializer(many=True),
         400: OpenApiResponse(PlayerListErrorSerializer, description="A bad filter value, named."),
         401: UNAUTHENTICATED,
+        429: THROTTLED,
         404: PAGE_NOT_FOUND,
     },
 )
@@ -73,6 +76,7 @@ class PlayerDetailApi(APIView):
         responses={
             200: PlayerDetailSerializer,
             401: UNAUTHENTICATED,
+            429: THROTTLED,
             404: OpenApiResponse(ErrorDetailSerializer, description="No player with this id."),
         },
     )
@@ -92,6 +96,7 @@ class PlayerDetailApi(APIView):
         200: TeamSummarySerializer(many=True),
         400: OpenApiResponse(TeamListErrorSerializer, description="A bad filter value, named."),
         401: UNAUTHENTICATED,
+        429: THROTTLED,
         404: PAGE_NOT_FOUND,
     },
 )
@@ -114,6 +119,7 @@ class TeamDetailApi(APIView):
             200: TeamDetailSerializer,
             400: OpenApiResponse(TeamDetailErrorSerializer, description="A bad `season`, named."),
             401: UNAUTHENTICATED,
+            429: THROTTLED,
             404: OpenApiResponse(ErrorDetailSerializer, description="No team with this id."),
         },
     )
@@ -136,7 +142,7 @@ class CompetitionListApi(APIView):
     @extend_schema(
         tags=["competitions"],
         summary="Competitions with their seasons",
-        responses={200: CompetitionSerializer(many=True), 401: UNAUTHENTICATED},
+        responses={200: CompetitionSerializer(many=True), 401: UNAUTHENTICATED, 429: THROTTLED},
     )
     def get(self, request: Request) -> Response:
         # Not paginated: the data set holds seven competitions.
@@ -145,6 +151,9 @@ class CompetitionListApi(APIView):
 
 class TokenObtainApi(ObtainAuthToken):
     """DRF's token view: the same token for a user on every call, created on the first."""
+
+    # DRF's view turns throttling off; the `anon` rate bounds password guessing per address.
+    throttle_classes = [AnonRateThrottle]
 
     @extend_schema(
         tags=["auth"],
@@ -165,6 +174,9 @@ class TokenObtainApi(ObtainAuthToken):
                     },
                 ),
                 description="Missing fields, or a username and password that do not match an active user.",
+            ),
+            429: OpenApiResponse(
+                ErrorDetailSerializer, description="Too many attempts from this address; see Retry-After."
             ),
         },
         auth=[],

@@ -3,7 +3,6 @@
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.generics import ListAPIView
@@ -12,6 +11,7 @@ from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from . import merge, selectors, services
+from .exceptions import ApplicationError
 from .models import Report
 from .serializers import (
     ReportCreateSerializer,
@@ -24,7 +24,10 @@ ERRORS = {
     400: OpenApiResponse(description="Invalid input; the body names each problem."),
     401: OpenApiResponse(description="Authentication credentials were not provided or are invalid."),
     404: OpenApiResponse(description="No such report, or not yours."),
+    429: OpenApiResponse(description="Too many requests from this user; see Retry-After."),
 }
+# The column's width: a longer key is refused, not truncated (MySQL's strict mode would fail the insert).
+IDEMPOTENCY_KEY_MAX_LENGTH = Report._meta.get_field("idempotency_key").max_length
 
 
 class ReportCreateThrottle(UserRateThrottle):
@@ -48,6 +51,15 @@ def status_body(request, report: Report, *, detail: bool = False) -> dict:
     return ReportStatusSerializer(body).data
 
 
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if len(key) > IDEMPOTENCY_KEY_MAX_LENGTH:
+        raise ApplicationError(
+            f"At most {IDEMPOTENCY_KEY_MAX_LENGTH} characters, not {len(key)}.", field="Idempotency-Key"
+        )
+    return key or None
+
+
 def _status_response(request, report: Report, *, code: int, headers: dict | None = None) -> Response:
     headers = dict(headers or {})
     headers.setdefault("Location", reverse("report-detail", kwargs={"report_id": report.pk}))
@@ -66,13 +78,35 @@ class ReportListCreateApi(ListAPIView):
         return selectors.reports_visible_to(self.request.user).order_by("-created_at", "-id")
 
     @extend_schema(
+        responses={
+            200: ReportListSerializer(many=True),
+            400: OpenApiResponse(description="A `page_size` that is not a whole number from 1."),
+            401: ERRORS[401],
+            404: OpenApiResponse(description="`page` is beyond the last page."),
+            429: ERRORS[429],
+        }
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
         request=ReportCreateSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX_LENGTH},
+                OpenApiParameter.HEADER,
+                description=f"A repeat with the same key and body returns the same report; "
+                f"at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
+            )
+        ],
         responses={
             202: ReportStatusSerializer,
             **ERRORS,
             409: OpenApiResponse(description="Idempotency-Key reused with another body."),
-            429: OpenApiResponse(description="Too many reports created; see Retry-After."),
+            413: OpenApiResponse(description="The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."),
+            415: OpenApiResponse(description="A body that is not JSON, a form or multipart."),
+            429: OpenApiResponse(description="Too many reports created, or requests; see Retry-After."),
             503: OpenApiResponse(description="The task broker is unreachable; nothing was created."),
         },
     )
@@ -84,7 +118,7 @@ class ReportListCreateApi(ListAPIView):
             name=serializer.validated_data["name"],
             player_ids=serializer.validated_data["players"],
             sections=serializer.validated_data.get("sections"),
-            idempotency_key=request.headers.get("Idempotency-Key") or None,
+            idempotency_key=_idempotency_key(request),
         )
         return _status_response(request, report, code=status.HTTP_202_ACCEPTED)
 

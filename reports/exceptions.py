@@ -1,5 +1,7 @@
 """The one exception type for expected application errors, and the DRF handler that answers it."""
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -33,4 +35,12 @@ class ServiceUnavailable(ApplicationError):
 def api_exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
         return Response(exc.as_data(), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, RequestDataTooBig):
+        # Django raises this when a view reads a body over DATA_UPLOAD_MAX_MEMORY_SIZE;
+        # left alone it becomes an HTML 400 page logged as a security error.
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"The request body is larger than the limit of {limit} bytes."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
     return exception_handler(exc, context)

@@ -156,6 +156,10 @@ AWS_S3_CLIENT_CONFIG_RETRIES = 2
 AWS_S3_CONNECT_TIMEOUT_S = env.float("AWS_S3_CONNECT_TIMEOUT_S", default=5.0)
 AWS_S3_READ_TIMEOUT_S = env.float("AWS_S3_READ_TIMEOUT_S", default=20.0)
 AWS_S3_CLIENT_CONFIG = BotocoreConfig(
+    # Signed URLs with signature version 4 (X-Amz-Expires): botocore would
+    # otherwise presign with version 2 here, which buckets created since 2020
+    # refuse. A client config replaces django-storages' AWS_S3_SIGNATURE_VERSION.
+    signature_version="s3v4",
     connect_timeout=AWS_S3_CONNECT_TIMEOUT_S,
     read_timeout=AWS_S3_READ_TIMEOUT_S,
     retries={"total_max_attempts": 1 + AWS_S3_CLIENT_CONFIG_RETRIES, "mode": "standard"},
@@ -234,9 +238,17 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 25,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "reports.exceptions.api_exception_handler",
+    # Counted in the default cache: Redis when REDIS_URL is set, so every web
+    # process shares one count per user; `anon` bounds password guessing on the
+    # token endpoint. Report creation has its own, tighter scope (reports.apis).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "report_create": env.str("THROTTLE_REPORT_CREATE", default="60/min"),
         "user": env.str("THROTTLE_USER", default="6000/min"),
+        "anon": env.str("THROTTLE_ANON", default="120/min"),
     },
 }
 MAX_PAGE_SIZE = 100
@@ -247,6 +259,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.empty_query_values_mean_absent",
+    ],
     # Two models have a `kind` field with different choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "TeamKindEnum": "football.models.Team.Kind",

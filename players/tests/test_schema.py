@@ -29,11 +29,11 @@ def test_docs_page_needs_no_auth(api_client):
 @pytest.mark.parametrize(
     ("path", "codes"),
     [
-        ("/api/players/", {"200", "400", "401", "404"}),
-        ("/api/players/{id}/", {"200", "401", "404"}),
-        ("/api/teams/", {"200", "400", "401", "404"}),
-        ("/api/teams/{id}/", {"200", "400", "401", "404"}),
-        ("/api/competitions/", {"200", "401"}),
+        ("/api/players/", {"200", "400", "401", "404", "429"}),
+        ("/api/players/{id}/", {"200", "401", "404", "429"}),
+        ("/api/teams/", {"200", "400", "401", "404", "429"}),
+        ("/api/teams/{id}/", {"200", "400", "401", "404", "429"}),
+        ("/api/competitions/", {"200", "401", "429"}),
     ],
 )
 def test_read_endpoints_document_their_answers(schema, path, codes):
@@ -58,7 +58,7 @@ def test_player_list_documents_filters_and_pagination(schema):
 
 def test_token_endpoint_is_documented_without_auth(schema):
     operation = schema["paths"]["/api/auth/token/"]["post"]
-    assert set(operation["responses"]) == {"200", "400"}
+    assert set(operation["responses"]) == {"200", "400", "429"}
     assert operation.get("security", []) in ([], [{}])
     request = schema["components"]["schemas"]["AuthTokenRequest"]
     assert set(request["required"]) == {"username", "password"}
