@@ -16,6 +16,13 @@ TASK_OPTIONS = {
     # Attempts are counted and bounded in the database (reports.runner), which
     # also sees redeliveries after a worker died; Celery's own count does not.
     "max_retries": None,
+    # Nothing reads these results: a chained section gets its parent's return
+    # value in the message, and the database holds every state. Stored, they
+    # would make Redis a dependency of every run: with task_track_started the
+    # worker writes STARTED before the body, and when the result backend is
+    # down that write fails, the message is acknowledged as failed and the
+    # section is lost until the reaper (seen in the Redis fault test).
+    "ignore_result": True,
 }
 
 
@@ -38,7 +45,13 @@ def compute_slow_section(self, upstream=None, *, report_task_id: int):
     return _run(self, upstream, report_task_id)
 
 
-@shared_task(name=dispatch.DISPATCH_TASK, queue=FAST_QUEUE, acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    name=dispatch.DISPATCH_TASK,
+    queue=FAST_QUEUE,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,  # as for the sections: a Redis outage must not drop the message
+)
 def dispatch_report(report_id: str) -> int:
     # Dispatch is idempotent: it publishes only records not yet marked dispatched.
     return dispatch.report_dispatch(report_id=report_id)
