@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import kombu.pools
 import orjson
 import pytest
 from django.conf import settings
@@ -92,25 +93,31 @@ def servers():
 
 def _reset_producers() -> None:
     # The app builds its connection pool and producer pool from the broker URL
-    # on first use and keeps them; dropped here, the next publish builds them
-    # again from the URL configured now.
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
+    # on first use and keeps them, and kombu keeps pools per connection in a
+    # registry of its own: all closed and forgotten here, the next publish
+    # builds them again from the URL configured now.
+    kombu.pools.reset()
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
 
 @contextmanager
 def publishing_to(broker_url: str):
-    """This process's Celery app publishes to `broker_url` (and checks it for the 503) meanwhile."""
-    previous = celery_app.conf.broker_url
+    """This process's Celery app publishes to `broker_url` (and checks it for the 503) meanwhile.
+
+    `broker_write_url`, not `broker_url`: Celery reads CELERY_BROKER_URL from
+    the environment before its configuration, and the test settings put the
+    suite's RabbitMQ there; the write URL is what publishing, the broker check
+    and revokes connect to.
+    """
+    previous = celery_app.conf.get("broker_write_url")
     _reset_producers()
-    celery_app.conf.broker_url = broker_url
+    celery_app.conf["broker_write_url"] = broker_url
     try:
         yield
     finally:
         _reset_producers()
-        celery_app.conf.broker_url = previous
+        celery_app.conf["broker_write_url"] = previous
 
 
 class Stack:
