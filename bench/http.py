@@ -68,7 +68,7 @@ def status_pollers(
             delay = tick - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-            headers = {"If-None-Match": etag} if etag else {}
+            headers: dict[str, str] = {"If-None-Match": etag} if etag else {}
             try:
                 answer, ms = client.request("GET", path, headers=headers)
             except requests.RequestException as exc:

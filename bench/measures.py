@@ -58,7 +58,7 @@ def squad_pick(*, team: str, competition_id: int, size: int) -> tuple[Team, list
     return club, players[:size]
 
 
-def most_played(count: int, *, exclude: set[int] = frozenset()) -> list[int]:
+def most_played(count: int, *, exclude: frozenset[int] | set[int] = frozenset()) -> list[int]:
     """The `count` players with most minutes across the data: real, busy players."""
     from django.db.models import Sum
 
