@@ -63,13 +63,18 @@ class Process:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, signum)
 
+    def terminate(self) -> None:
+        """Ask the process to end (SIGTERM to the whole session); `stop` waits for it."""
+        if self.popen is not None and self.popen.poll() is None:
+            self.signal_group(signal.SIGCONT)  # a paused process cannot act on SIGTERM
+            self.signal_group(signal.SIGTERM)
+
     def stop(self, *, timeout: float = SERVER_STOP_TIMEOUT_S) -> None:
-        """SIGTERM to the whole session, SIGKILL if it has not ended within `timeout`."""
+        """SIGTERM, then SIGKILL to the whole session if it has not ended within `timeout`."""
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            self.signal_group(signal.SIGCONT)  # a paused process cannot act on SIGTERM
-            self.signal_group(signal.SIGTERM)
+            self.terminate()
             try:
                 self.popen.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -279,6 +284,12 @@ class Worker(Process):
             if not self.running or time.monotonic() > deadline:
                 pytest.fail(f"the {self.queue} worker did not start; see {self.log_path}")
             time.sleep(0.1)
+
+    def terminate(self) -> None:
+        # The main process only: it shuts its pool down itself. A SIGTERM to the
+        # pool processes too would make it wait for results they never send.
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
 
     def pool_pids(self) -> list[int]:
         """The pids of the worker's pool processes (children of its main process)."""
