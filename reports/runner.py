@@ -13,13 +13,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, connections
+from django.db import InterfaceError, OperationalError, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from .keys import partial_file_key
-from .models import Partial, ReportTask, TaskState
+from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
 from .status import report_count_terminal, report_mark_started
 
@@ -96,11 +96,14 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         saved_as = default_storage.save(task.partial_key, ContentFile(body, name="partial.json"))
         if saved_as != task.partial_key:
             raise RuntimeError(f"storage wrote {saved_as} instead of {task.partial_key}")
-        partial, _ = Partial.objects.get_or_create(
-            key=task.partial_key, defaults={"section": section.name, "player_id": task.player_id}
-        )
-        Partial.objects.filter(pk=partial.pk).update(writes=F("writes") + 1, size=len(body), files=files)
-        _finish(task, partial=partial, reused=False, started=started)
+        # One transaction for the bookkeeping of a finished section: on MySQL
+        # every commit is a log flush, and a task used to make five of them.
+        with transaction.atomic():
+            partial, _ = Partial.objects.get_or_create(
+                key=task.partial_key, defaults={"section": section.name, "player_id": task.player_id}
+            )
+            Partial.objects.filter(pk=partial.pk).update(writes=F("writes") + 1, size=len(body), files=files)
+            _finish(task, partial=partial, reused=False, started=started)
         return {"partial_key": partial.key}
     except SectionError as exc:
         _fail(task, str(exc))
@@ -128,7 +131,7 @@ def _claim(report_task_id: int) -> ReportTask | None:
         logger.info("report task %s is gone or already ended; nothing to do", report_task_id)
         return None
     task = ReportTask.objects.select_related("report").filter(pk=report_task_id).first()
-    if task is not None:
+    if task is not None and task.report.status == ReportStatus.PENDING:
         report_mark_started(report_id=task.report_id)
     return task
 

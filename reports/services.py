@@ -12,7 +12,7 @@ import orjson
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
@@ -128,7 +128,10 @@ def _create_task_records(*, report: Report, model_versions: dict[str, str], now)
         for name in report.sections
     }
     stored = dict(Partial.objects.filter(key__in=set(keys.values())).values_list("key", "pk"))
-    records = []
+    connection = connections[router.db_for_write(ReportTask)]
+    report_id = Report._meta.pk.get_db_prep_value(report.pk, connection)
+    finished_at = connection.ops.adapt_datetimefield_value(now)
+    rows = []
     totals = {
         "fast_total": 0,
         "slow_total": 0,
@@ -144,27 +147,68 @@ def _create_task_records(*, report: Report, model_versions: dict[str, str], now)
         if reused_partial is not None:
             totals[queue_counter(queue, "done")] += 1
             totals[queue_counter(queue, "reused")] += 1
-        records.append(
-            ReportTask(
-                report=report,
-                player_id=player_id,
-                section=name,
-                queue=queue,
-                partial_key=key,
-                state=TaskState.DONE if reused_partial else TaskState.QUEUED,
-                reused=reused_partial is not None,
-                partial_id=reused_partial,
-                finished_at=now if reused_partial else None,
-                duration_ms=0 if reused_partial else None,
+        reused = reused_partial is not None
+        rows.append(
+            (
+                report_id,
+                player_id,
+                name,
+                queue,
+                TaskState.DONE if reused else TaskState.QUEUED,
+                reused,
+                0,
+                key,
+                reused_partial,
+                "",
+                finished_at if reused else None,
+                0 if reused else None,
+                "",
             )
         )
-    ReportTask.objects.bulk_create(records, batch_size=1000)
+    _insert_task_records(rows, connection=connection)
     started = totals["fast_done"] + totals["slow_done"] > 0
     Report.objects.filter(pk=report.pk).update(
         **totals,
         status=ReportStatus.RUNNING if started else ReportStatus.PENDING,
         started_at=now if started else None,
     )
+
+
+# Columns written by _insert_task_records, in the order of its row tuples.
+_TASK_RECORD_FIELDS = (
+    "report",
+    "player_id",
+    "section",
+    "queue",
+    "state",
+    "reused",
+    "attempts",
+    "partial_key",
+    "partial",
+    "celery_id",
+    "finished_at",
+    "duration_ms",
+    "error",
+)
+# Rows per executemany: mysqlclient folds each batch into one multi-row INSERT.
+TASK_RECORD_INSERT_BATCH = 1000
+
+
+def _insert_task_records(rows: list[tuple], *, connection) -> None:
+    """Insert task records with plain executemany.
+
+    A 500-player report has 4,500 records: bulk_create spent 1.9 s of a 2.5 s
+    create preparing them value by value (67,000 calls of the compiler's
+    prepare_value); the values here are already what the driver takes.
+    """
+    meta = ReportTask._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(name).column) for name in _TASK_RECORD_FIELDS)
+    placeholders = ", ".join(["%s"] * len(_TASK_RECORD_FIELDS))
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), TASK_RECORD_INSERT_BATCH):
+            cursor.executemany(sql, rows[start : start + TASK_RECORD_INSERT_BATCH])
 
 
 def report_retry(*, report: Report) -> Report:

@@ -163,6 +163,10 @@ AWS_S3_CLIENT_CONFIG = BotocoreConfig(
     connect_timeout=AWS_S3_CONNECT_TIMEOUT_S,
     read_timeout=AWS_S3_READ_TIMEOUT_S,
     retries={"total_max_attempts": 1 + AWS_S3_CLIENT_CONFIG_RETRIES, "mode": "standard"},
+    # As many pooled connections as a merge reads partials at once
+    # (REPORT_READ_CONCURRENCY); botocore's 10 made a live merge open and
+    # drop connections on every read.
+    max_pool_connections=env.int("REPORT_READ_CONCURRENCY", default=16),
 )
 
 if AWS_STORAGE_BUCKET_NAME:
@@ -221,6 +225,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Publisher confirms: apply_async returns only once RabbitMQ has the message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+# Niceness a worker consuming only the slow queue gives itself (tasks.priority),
+# so fast sections and the web keep the CPU; 0 turns it off.
+SLOW_WORKER_NICENESS = env.int("SLOW_WORKER_NICENESS", default=10)
 # How long the API waits for the broker before answering 503.
 BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 # How long /readyz waits for each dependency (database, broker, result
