@@ -21,10 +21,10 @@ def embedded_folders() -> list[str]:
     """The folders the embedded default's broker and result backend need."""
     from django.conf import settings
 
-    folders = []
+    folders: list[str] = []
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
         options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
-        folders += [options["data_folder_in"], options["processed_folder"], options["control_folder"]]
+        folders += [str(options[name]) for name in ("data_folder_in", "processed_folder", "control_folder")]
     if settings.CELERY_RESULT_BACKEND.startswith("file://"):
         folders.append(settings.CELERY_RESULT_BACKEND.removeprefix("file://"))
     return folders

@@ -27,7 +27,7 @@ ERRORS = {
     429: OpenApiResponse(description="Too many requests from this user; see Retry-After."),
 }
 # The column's width: a longer key is refused, not truncated (MySQL's strict mode would fail the insert).
-IDEMPOTENCY_KEY_MAX_LENGTH = Report._meta.get_field("idempotency_key").max_length
+IDEMPOTENCY_KEY_MAX_LENGTH: int = Report._meta.get_field("idempotency_key").max_length or 200
 
 
 class ReportCreateThrottle(UserRateThrottle):

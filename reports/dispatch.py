@@ -9,6 +9,7 @@ per message would cost a round trip each.
 
 import logging
 from collections import defaultdict
+from typing import Any
 
 from celery import current_app, group
 from django.conf import settings
@@ -68,11 +69,12 @@ def _signature(row: dict, *, chained: bool):
 
 def report_dispatch(*, report_id) -> int:
     """Publish every queued, undispatched task record of a report; returns how many."""
-    rows = list(
-        ReportTask.objects.filter(
+    rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in ReportTask.objects.filter(
             report_id=report_id, state=TaskState.QUEUED, dispatched_at__isnull=True
         ).values("pk", "player_id", "section", "queue")
-    )
+    ]
     if not rows:
         return 0
     by_player: dict[int, dict[str, dict]] = defaultdict(dict)

@@ -10,7 +10,7 @@ from rest_framework.views import exception_handler
 class ApplicationError(Exception):
     """An expected failure a client can act on: answered in DRF's error shape, never a 500."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
+    status_code: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(
         self, message: str, *, field: str | None = None, status_code: int | None = None, headers=None
@@ -29,7 +29,7 @@ class ApplicationError(Exception):
 
 
 class ServiceUnavailable(ApplicationError):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    status_code: int = status.HTTP_503_SERVICE_UNAVAILABLE
 
 
 def api_exception_handler(exc, context):

@@ -2,6 +2,7 @@
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -23,7 +24,7 @@ def reports_visible_to(user) -> QuerySet[Report]:
 
 
 def report_progress(report: Report) -> dict:
-    progress = {}
+    progress: dict[str, Any] = {}
     for queue in ("fast", "slow"):
         progress[queue] = {
             "total": getattr(report, f"{queue}_total"),
@@ -71,9 +72,10 @@ def report_eta_seconds(report: Report) -> int | None:
     return round(max(per_queue.values()))
 
 
-def report_tasks(report: Report) -> list[dict]:
-    return list(
-        ReportTask.objects.filter(report=report)
+def report_tasks(report: Report) -> list[dict[str, Any]]:
+    return [
+        dict(row)
+        for row in ReportTask.objects.filter(report=report)
         .order_by("player_id", "id")
         .values(
             "player_id",
@@ -86,7 +88,7 @@ def report_tasks(report: Report) -> list[dict]:
             "finished_at",
             "error",
         )
-    )
+    ]
 
 
 def report_etag(report: Report, *, detail: bool) -> str:

@@ -7,13 +7,14 @@ is in reports.runner; publishing to the broker is in reports.dispatch.
 import hashlib
 import logging
 from datetime import timedelta
+from typing import cast
 
 import orjson
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Field, Q
 from django.utils import timezone
 
 from football.models import Player
@@ -45,7 +46,7 @@ def _default_name(player_ids: list[int]) -> str:
 
 def report_create(
     *,
-    owner: AbstractBaseUser,
+    owner: User,
     player_ids: list[int],
     name: str = "",
     sections: list[str] | None = None,
@@ -203,7 +204,7 @@ def _insert_task_records(rows: list[tuple], *, connection) -> None:
     """
     meta = ReportTask._meta
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(name).column) for name in _TASK_RECORD_FIELDS)
+    columns = ", ".join(quote(cast(Field, meta.get_field(name)).column) for name in _TASK_RECORD_FIELDS)
     placeholders = ", ".join(["%s"] * len(_TASK_RECORD_FIELDS))
     sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES ({placeholders})"
     with connection.cursor() as cursor:

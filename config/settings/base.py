@@ -169,6 +169,7 @@ AWS_S3_CLIENT_CONFIG = BotocoreConfig(
     max_pool_connections=env.int("REPORT_READ_CONCURRENCY", default=16),
 )
 
+_report_storage: dict[str, object]
 if AWS_STORAGE_BUCKET_NAME:
     _report_storage = {"BACKEND": "reports.storage.ReportS3Storage"}
 else:
