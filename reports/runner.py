@@ -59,7 +59,14 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
 
     Raises TransientError when the caller should retry later.
     """
-    task = _claim(report_task_id)
+    try:
+        task = _claim(report_task_id)
+    except (OperationalError, InterfaceError) as exc:
+        # The worker's connection died while it was idle (the database
+        # restarted, the connection was killed): the claim failed before any
+        # attempt was counted, and the task retries like any transient fault.
+        connections.close_all()
+        raise TransientError(exc, attempts=0) from exc
     if task is None:
         return None
     if task.attempts > settings.REPORT_TASK_MAX_ATTEMPTS:

@@ -31,7 +31,9 @@ def _run(task, upstream, report_task_id: int):
         return runner.report_task_run(report_task_id=report_task_id, upstream=upstream)
     except runner.TransientError as exc:
         # Exponential backoff with jitter, so retries after an outage do not arrive together.
-        countdown = min(settings.REPORT_TASK_RETRY_BACKOFF_MAX_S, 2**exc.attempts) * (0.5 + random.random())
+        # A failed claim counts no attempt: Celery's retry count still spaces out its retries.
+        attempts = max(exc.attempts, task.request.retries or 0)
+        countdown = min(settings.REPORT_TASK_RETRY_BACKOFF_MAX_S, 2**attempts) * (0.5 + random.random())
         raise task.retry(exc=exc.cause, countdown=countdown) from exc
 
 
