@@ -226,9 +226,13 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 else:
     # Publisher confirms: apply_async returns only once RabbitMQ has the message.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
-# Niceness a worker consuming only the slow queue gives itself (tasks.priority),
-# so fast sections and the web keep the CPU; 0 turns it off.
-SLOW_WORKER_NICENESS = env.int("SLOW_WORKER_NICENESS", default=10)
+# Niceness a worker gives itself by the queue it serves (tasks.priority): the
+# web answers first, fast sections next, slow sections take what is left.
+# 0 turns it off for a queue.
+WORKER_NICENESS = {
+    "fast": env.int("FAST_WORKER_NICENESS", default=5),
+    "slow": env.int("SLOW_WORKER_NICENESS", default=10),
+}
 # How long the API waits for the broker before answering 503.
 BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 # How long /readyz waits for each dependency (database, broker, result
