@@ -5,8 +5,6 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from tasks.queues import FAST_QUEUE, SLOW_QUEUE
-
 from . import dispatch, runner
 
 TASK_OPTIONS = {
@@ -37,19 +35,19 @@ def _run(task, upstream, report_task_id: int):
         raise task.retry(exc=exc.cause, countdown=countdown) from exc
 
 
-@shared_task(name="reports.compute_fast_section", queue=FAST_QUEUE, **TASK_OPTIONS)
+# Queues come from CELERY_TASK_ROUTES (a task's own `queue` option is deprecated in Celery 5).
+@shared_task(name="reports.compute_fast_section", **TASK_OPTIONS)
 def compute_fast_section(self, upstream=None, *, report_task_id: int):
     return _run(self, upstream, report_task_id)
 
 
-@shared_task(name="reports.compute_slow_section", queue=SLOW_QUEUE, **TASK_OPTIONS)
+@shared_task(name="reports.compute_slow_section", **TASK_OPTIONS)
 def compute_slow_section(self, upstream=None, *, report_task_id: int):
     return _run(self, upstream, report_task_id)
 
 
 @shared_task(
     name=dispatch.DISPATCH_TASK,
-    queue=FAST_QUEUE,
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,  # as for the sections: a Redis outage must not drop the message

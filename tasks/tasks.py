@@ -22,12 +22,11 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from tasks import jobs
-from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 logger = logging.getLogger(__name__)
 
+# Jobs go to the slow queue through CELERY_TASK_ROUTES ("tasks.daily_*", "tasks.weekly_*").
 JOB_OPTIONS = {
-    "queue": SLOW_QUEUE,
     "acks_late": False,
     "soft_time_limit": settings.JOB_SOFT_TIME_LIMIT_S,
     "time_limit": settings.JOB_TIME_LIMIT_S,
@@ -93,7 +92,7 @@ def weekly_check_data(period: str | None = None) -> dict:
     return jobs.run_once(jobs.WEEKLY_CHECK_DATA, period or jobs.weekly_period(), check)
 
 
-@shared_task(name="tasks.probe_sleep", queue=FAST_QUEUE)
+@shared_task(name="tasks.probe_sleep")
 def probe_sleep(seconds: float = 1.0) -> float:
     """Sleep, then answer: a harmless load for checking that workers consume and autoscale."""
     seconds = min(max(float(seconds), 0.0), 60.0)

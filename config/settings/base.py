@@ -213,10 +213,14 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Every task's queue, in one place (CONTRACT section 6: `fast` and `slow`).
 CELERY_TASK_ROUTES = {
     "reports.compute_fast_section": {"queue": "fast"},
     "reports.compute_slow_section": {"queue": "slow"},
     "reports.dispatch_report": {"queue": "fast"},
+    "tasks.daily_*": {"queue": "slow"},
+    "tasks.weekly_*": {"queue": "slow"},
+    "tasks.probe_sleep": {"queue": "fast"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "fast"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
