@@ -63,7 +63,7 @@ def most_played(count: int, *, exclude: frozenset[int] | set[int] = frozenset())
     from django.db.models import Sum
 
     rows = (
-        Appearance.objects.exclude(status=Appearance.Status.UNUSED)
+        Appearance.objects.played()
         .values("player_id")
         .annotate(minutes=Sum("minutes"))
         .order_by("-minutes", "player_id")

@@ -143,6 +143,12 @@ class Match(models.Model):
         return 90 if self.duration == self.Duration.REGULAR else 120
 
 
+class AppearanceQuerySet(models.QuerySet):
+    def played(self) -> "AppearanceQuerySet":
+        """Appearances in the contract's sense: a start or a substitution on (not an unused substitute)."""
+        return self.exclude(status=Appearance.Status.UNUSED)
+
+
 class Appearance(models.Model):
     """One player in one match's squad sheet: a starter, a substitute who came on, or an unused one.
 
@@ -169,6 +175,8 @@ class Appearance(models.Model):
     # As the source's squad sheet has them; the events are the authority for goals.
     sheet_goals = models.SmallIntegerField(null=True)
     sheet_own_goals = models.SmallIntegerField(null=True)
+
+    objects = AppearanceQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -49,7 +49,7 @@ def squad_player_ids(*, team_id: int, competition_id: int | None = None) -> list
 
     from .models import Appearance
 
-    appearances = Appearance.objects.filter(team_id=team_id).exclude(status=Appearance.Status.UNUSED)
+    appearances = Appearance.objects.filter(team_id=team_id).played()
     if competition_id is not None:
         appearances = appearances.filter(match__competition_id=competition_id)
     rows = appearances.values("player_id").annotate(minutes=Sum("minutes")).order_by("-minutes", "player_id")

@@ -18,7 +18,7 @@ _ROLE_ORDER = Case(
 
 
 def _played() -> QuerySet[Appearance]:
-    return Appearance.objects.exclude(status=Appearance.Status.UNUSED)
+    return Appearance.objects.played()
 
 
 def _search_filter(query: str) -> Q:

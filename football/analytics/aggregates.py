@@ -72,7 +72,7 @@ def count_season(
     team_of: dict[tuple[int, int], int] = {}
     for player_id, team_id, match_id, status, minutes, yellow, red in (
         Appearance.objects.filter(match_id__in=matches.keys())
-        .exclude(status=Appearance.Status.UNUSED)
+        .played()
         .values_list(
             "player_id", "team_id", "match_id", "status", "minutes", "yellow_card_minute", "red_card_minute"
         )

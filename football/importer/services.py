@@ -391,7 +391,7 @@ def _finish(db: str, *, players_changed: bool) -> dict:
         latest = (
             Appearance.objects.using(db)
             .filter(player_id=OuterRef("pk"))
-            .exclude(status=Appearance.Status.UNUSED)
+            .played()
             .order_by("-match__date_utc", "-match_id")
             .values("team_id")[:1]
         )

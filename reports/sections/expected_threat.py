@@ -32,7 +32,7 @@ def compute(context: SectionContext) -> dict:
     appearances = {
         row["match_id"]: row
         for row in Appearance.objects.filter(player_id=player.id)
-        .exclude(status=Appearance.Status.UNUSED)
+        .played()
         .values(
             "match_id",
             "minutes",

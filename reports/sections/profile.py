@@ -20,7 +20,7 @@ def compute(context: SectionContext) -> dict:
         raise SectionError(f"player {context.player_id} is not in the football database")
     teams = list(
         Appearance.objects.filter(player_id=player.id)
-        .exclude(status=Appearance.Status.UNUSED)
+        .played()
         .values("team_id", "team__name", "team__kind")
         .annotate(first=Min("match__date_utc"), last=Max("match__date_utc"))
         .order_by("first")

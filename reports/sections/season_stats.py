@@ -60,7 +60,7 @@ def compute(context: SectionContext) -> dict:
         date_utc,
     ) in (
         Appearance.objects.filter(player_id=context.player_id)
-        .exclude(status=Appearance.Status.UNUSED)
+        .played()
         .values_list(
             "match_id",
             "team_id",
