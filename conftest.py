@@ -34,6 +34,26 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
         return False
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(condition, *, timeout: float = 60.0, interval: float = 0.1, message: str = "condition"):
+    """Poll until `condition()` is truthy and return it; fail naming `message` after `timeout` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
+        time.sleep(interval)
+
+
 def need(reason_ok: bool, reason: str) -> None:
     """Skip (or, with REQUIRE_SERVICES=1, fail) when a prerequisite is missing."""
     if reason_ok:

@@ -10,7 +10,6 @@ serialised, routed and consumed exactly as in production.
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,28 +19,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from conftest import REPO, port_open
+from conftest import REPO, free_port, port_open, wait_for  # noqa: F401  (wait_for: imported by the tests)
 
 PRODUCTION = os.environ.get("TEST_STACK") == "production"
 WORKER_START_TIMEOUT_S = 60
-
-
-def wait_for(condition, *, timeout: float = 60.0, interval: float = 0.1, message: str = "condition"):
-    """Poll until `condition()` is truthy; fail with `message` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -2,13 +2,13 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+
+from conftest import free_port, wait_for  # noqa: F401  (free_port: imported by the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -16,21 +16,8 @@ RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def wait_until(condition, *, timeout: float, what: str, interval: float = 0.2):
-    """Poll `condition` until it returns something truthy; fail naming `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """The root conftest's wait_for, under the name these tests use."""
+    return wait_for(condition, timeout=timeout, interval=interval, message=what)
 
 
 class Processes:
