@@ -140,8 +140,8 @@ def mysql_url_with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
-def mysql_database_recreate(url: str) -> None:
-    """Drop and create the database named in a mysql:// URL: a bench-only database, empty each run."""
+def _mysql_server(url: str):
+    """A connection to the server of a mysql:// URL (no database selected) and the URL's database name."""
     import MySQLdb
 
     parts = urlsplit(url)
@@ -154,27 +154,30 @@ def mysql_database_recreate(url: str) -> None:
         user=parts.username or "root",
         password=parts.password or "",
     )
+    return connection, name
+
+
+def mysql_database_create(url: str, *, drop_first: bool = False) -> None:
+    """Create the database named in a mysql:// URL when it is missing (`drop_first`: empty, for bench-only ones)."""
+    connection, name = _mysql_server(url)
     try:
         cursor = connection.cursor()
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        if drop_first:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        cursor.execute(
+            f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
     finally:
         connection.close()
 
 
-def mysql_database_drop(url: str) -> None:
-    import MySQLdb
+def mysql_database_recreate(url: str) -> None:
+    """Drop and create the database named in a mysql:// URL: a bench-only database, empty each run."""
+    mysql_database_create(url, drop_first=True)
 
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a plain database name: {name!r}")
-    connection = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-    )
+
+def mysql_database_drop(url: str) -> None:
+    connection, name = _mysql_server(url)
     try:
         connection.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
     finally:
