@@ -1,5 +1,6 @@
 """manage.py import_wyscout PATH [--competition ID ...]: load the Wyscout public data set (CONTRACT section 3)."""
 
+import sys
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -39,9 +40,15 @@ class Command(BaseCommand):
         def progress(stage: str, done: int, total: int) -> None:
             bar = bars.get(stage)
             if bar is None:
-                bar = bars[stage] = tqdm(total=total, desc=stage, unit="match", leave=True)
-            bar.n = done
-            bar.refresh()
+                # Redrawn often on a terminal; in a log file, a line every 15 s is enough.
+                bar = bars[stage] = tqdm(
+                    total=total,
+                    desc=stage,
+                    unit="match",
+                    leave=True,
+                    mininterval=0.5 if sys.stderr.isatty() else 15,
+                )
+            bar.update(done - bar.n)
 
         try:
             result = wyscout_import(path=path, competition_ids=competition, progress=progress)
