@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db.models import Q
-from scipy.optimize import minimize
 from scipy.special import expit
 
 from football import tags as wyscout
@@ -143,6 +142,9 @@ def _fit_logistic(design: np.ndarray, goals: np.ndarray, l2: float) -> np.ndarra
         loss = np.sum(np.logaddexp(0.0, z) - goals * z) + 0.5 * l2 * np.sum(shrink * w * w)
         gradient = design.T @ (expit(z) - goals) + l2 * shrink * w
         return float(loss), gradient
+
+    # Imported here: only a fit needs it, and it costs every process that reads the model 0.2 s to import.
+    from scipy.optimize import minimize
 
     result = minimize(loss_and_gradient, np.zeros(design.shape[1]), jac=True, method="L-BFGS-B")
     if not result.success and not np.all(np.isfinite(result.x)):

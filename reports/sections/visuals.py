@@ -9,14 +9,16 @@ agree; touches and passes are read here (one query).
 Figures are built on matplotlib's object API (Figure plus the Agg canvas), not
 pyplot: no global figure registry to leak memory in a long-lived worker and no
 interactive backend to pick up, and each Figure is freed with its last reference.
+
+matplotlib and mplsoccer are imported when a picture is drawn, not with the
+sections registry: the web process and the fast workers read the registry
+and never draw, and importing them cost the first request 0.9 s.
 """
 
-import io
+from __future__ import annotations
 
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from mplsoccer import Pitch
+import io
+from typing import TYPE_CHECKING
 
 from football import tags as wyscout
 from football.analytics.counting import SHOOTOUT_PERIOD, is_touch, parse_tags, touch_position
@@ -25,6 +27,11 @@ from tasks.queues import SLOW_QUEUE
 
 from .base import Section, SectionContext, SectionError
 from .heatmap import HEATMAP_COLUMNS, HEATMAP_ROWS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from mplsoccer import Pitch
 
 # Small enough to render in well under a second each, large enough to read on a report page.
 VISUALS_FIGSIZE = (8, 5.6)
@@ -41,10 +48,15 @@ OUTCOME_COLOURS = {
 
 
 def _pitch() -> Pitch:
+    from mplsoccer import Pitch
+
     return Pitch(pitch_type="wyscout", pitch_color=PITCH_COLOUR, line_color=LINE_COLOUR, linewidth=1)
 
 
 def _figure(pitch: Pitch, title: str) -> tuple[Figure, Axes]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=VISUALS_FIGSIZE, dpi=VISUALS_DPI, facecolor=PITCH_COLOUR)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
