@@ -34,3 +34,6 @@ class Section:
     # Fitted artefacts (football.models.FittedModel kinds) whose versions are part of the partial's key.
     uses: tuple[str, ...] = ()
     description: str = ""
+    # Loads what `compute` imports lazily (drawing libraries), so that a worker
+    # can do it once before it forks its pool processes (tasks/warmup.py).
+    warm_up: Callable[[], None] | None = None
