@@ -1,19 +1,42 @@
 """Publishing a report's section tasks to the broker.
 
-One message per (player, section) on the section's queue; a section that
-depends on another travels in a Celery chain behind it, so it receives the
-other's result. All messages of a dispatch go through one producer (one
-connection, one channel): with publisher confirms on RabbitMQ, a connection
-per message would cost a round trip each.
+One message per (player, section) on the section's queue. Fast sections go
+out when the report is created; slow ones are held back until the report is
+ready, and the task that makes it ready publishes them (reports.status). The
+analyst waits for the fast sections only, and on a shared host the slow ones
+competed with them for every resource, not just the CPU that the pools'
+priorities share out: expected threat and visuals read a season of events
+each, in a database server that serves both pools alike. A cold 25-player
+report was ready in 3.1 s with the slow pool busy and 1.8 s without it
+(docs/performance.md). The slow sections start about two seconds later and
+run on while the analyst reads, as before.
+
+A section that depends on another published in the same batch travels in a
+Celery chain behind it and receives its result; one published on its own
+loads its dependency's partial from storage.
+
+All messages of a dispatch go through one channel, and with RabbitMQ's
+publisher confirms the broker's acknowledgements are awaited together at the
+end (`_confirmed_batch`), not one after another: kombu waits for each
+message's confirm before sending the next, which made a 25-player report's
+POST 300-400 ms while the workers it had just woken took the CPU, and a
+500-player dispatch seconds. The records are marked dispatched only once
+every message is confirmed; a batch that fails leaves them to the reaper.
 """
 
 import logging
+import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import amqp
 from celery import current_app, group
 from django.conf import settings
 from django.utils import timezone
+
+from tasks.queues import FAST_QUEUE
 
 from .exceptions import ServiceUnavailable
 from .models import Report, ReportTask, TaskState
@@ -23,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 TASK_NAMES = {"fast": "reports.compute_fast_section", "slow": "reports.compute_slow_section"}
 DISPATCH_TASK = "reports.dispatch_report"
+# How long a dispatch waits for the broker to confirm its messages.
+CONFIRM_TIMEOUT_S = 30
 # Rows per UPDATE ... WHERE id IN (...), well under SQLite's variable limit.
 UPDATE_BATCH = 900
 
@@ -46,12 +71,19 @@ def broker_ensure_reachable() -> None:
         ) from exc
 
 
-def report_dispatch_after_commit(*, report_id) -> None:
-    """Publish small reports from the web process; hand large ones to a dispatch task."""
-    pending = ReportTask.objects.filter(
+def _publishable(report_id):
+    """Queued, undispatched records of the report that may go out now: slow ones only once it is ready."""
+    records = ReportTask.objects.filter(
         report_id=report_id, state=TaskState.QUEUED, dispatched_at__isnull=True
     )
-    if pending.count() <= settings.REPORT_DISPATCH_INLINE_MAX:
+    if not Report.objects.filter(pk=report_id, ready_at__isnull=False).exists():
+        records = records.filter(queue=FAST_QUEUE)
+    return records
+
+
+def report_dispatch_after_commit(*, report_id) -> None:
+    """Publish a few hundred messages from this process; hand more to a dispatch task."""
+    if _publishable(report_id).count() <= settings.REPORT_DISPATCH_INLINE_MAX:
         report_dispatch(report_id=report_id)
     else:
         current_app.send_task(DISPATCH_TASK, kwargs={"report_id": str(report_id)}, queue="fast")
@@ -68,12 +100,9 @@ def _signature(row: dict, *, chained: bool):
 
 
 def report_dispatch(*, report_id) -> int:
-    """Publish every queued, undispatched task record of a report; returns how many."""
+    """Publish the report's queued, undispatched records (slow ones once it is ready); returns how many."""
     rows: list[dict[str, Any]] = [
-        dict(row)
-        for row in ReportTask.objects.filter(
-            report_id=report_id, state=TaskState.QUEUED, dispatched_at__isnull=True
-        ).values("pk", "player_id", "section", "queue")
+        dict(row) for row in _publishable(report_id).values("pk", "player_id", "section", "queue")
     ]
     if not rows:
         return 0
@@ -100,7 +129,7 @@ def report_dispatch(*, report_id) -> int:
                 continue  # travels in its dependency's chain
             signatures.append(build(row, sections, chained=False))
 
-    with current_app.producer_or_acquire() as producer:
+    with _confirmed_batch() as producer:
         for signature in signatures:
             signature.apply_async(producer=producer)
 
@@ -113,6 +142,78 @@ def report_dispatch(*, report_id) -> int:
     Report.objects.filter(pk=report_id).update(dispatched_at=now)
     logger.info("dispatched %d sections of report %s", len(ids), report_id)
     return len(ids)
+
+
+class _Confirms:
+    """Counts a channel's publishes and the broker's confirms of them (delivery tags 1, 2, ... per channel)."""
+
+    def __init__(self, channel: amqp.Channel):
+        self.channel = channel
+        self.sent = 0
+        self.unconfirmed: set[int] = set()
+        self.nacked = 0
+        channel.confirm_select()
+        channel.events["basic_ack"].add(self._acked)
+        channel.events["basic_nack"].add(self._nacked)
+
+    def publish(self, *args, **kwargs):
+        kwargs.pop("confirm_timeout", None)
+        self.sent += 1
+        self.unconfirmed.add(self.sent)
+        return self.channel._basic_publish(*args, **kwargs)
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> int:
+        settled = {tag for tag in self.unconfirmed if tag <= delivery_tag} if multiple else {delivery_tag}
+        self.unconfirmed -= settled
+        return len(settled)
+
+    def _acked(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _nacked(self, delivery_tag: int, multiple: bool) -> None:
+        self.nacked += self._settle(delivery_tag, multiple)
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.unconfirmed:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"the broker confirmed {self.sent - len(self.unconfirmed)} of {self.sent} messages"
+                )
+            try:
+                self.channel.connection.drain_events(timeout=remaining)
+            except TimeoutError:
+                continue
+        if self.nacked:
+            raise amqp.exceptions.MessageNacked(f"the broker refused {self.nacked} of {self.sent} messages")
+
+
+@contextmanager
+def _confirmed_batch() -> Iterator[Any]:
+    """A producer on a channel of its own whose messages the broker confirms together when the block ends.
+
+    On a broker without publisher confirms (the embedded filesystem transport)
+    it is a plain producer. Raises if a message is refused or not confirmed
+    in CONFIRM_TIMEOUT_S.
+    """
+    with current_app.pool.acquire(block=True) as connection:
+        channel = connection.channel()
+        try:
+            producer = current_app.amqp.Producer(channel)
+            confirming = connection.transport_options.get("confirm_publish") and isinstance(
+                channel, amqp.Channel
+            )
+            if not confirming:
+                yield producer
+                return
+            confirms = _Confirms(channel)
+            # Send without waiting for each message's confirm (kombu's confirm_publish does).
+            channel.basic_publish = confirms.publish
+            yield producer
+            confirms.wait(CONFIRM_TIMEOUT_S)
+        finally:
+            channel.close()
 
 
 def tasks_revoke(*, task_ids: list[str]) -> None:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from football.models import Player
 from football.selectors import data_version, fitted_model_versions
+from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 from . import dispatch
 from .exceptions import ApplicationError
@@ -307,15 +308,18 @@ def report_tasks_reap(*, now=None) -> int:
     """Re-enqueue sections that were never dispatched, or whose message was lost.
 
     Never dispatched: still queued with no dispatch time a minute after the
-    report was created (the process died between commit and publish). Lost:
+    report was created (the process died between commit and publish), or for
+    slow sections, which wait for it, a minute after it became ready. Lost:
     queued, running or retrying past REPORT_TASK_DEADLINE_S, which is longer
     than the hard time limit, so no live worker can still hold it. Attempts
     are kept, so a task that kills its worker every time still ends failed.
     """
     now = now or timezone.now()
     deadline = now - timedelta(seconds=settings.REPORT_TASK_DEADLINE_S)
-    never_dispatched = Q(
-        state=TaskState.QUEUED, dispatched_at__isnull=True, report__created_at__lt=now - timedelta(minutes=1)
+    a_minute_ago = now - timedelta(minutes=1)
+    never_dispatched = Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
+        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
+        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
     )
     lost = Q(
         state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING], dispatched_at__lt=deadline

@@ -6,12 +6,17 @@ Each terminal transition of a task record adds one to its queue's `done` or
 happened yet, so each happens exactly once, whichever task ends last and
 however many workers finish at the same moment. Redis plays no part: a
 flushed result backend cannot leave a report hanging.
+
+The task that makes a report ready publishes its slow sections, which
+reports.dispatch holds back until then, after its transaction commits.
 """
 
+from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from . import dispatch
 from .models import Report, ReportStatus
 
 _FAST_TERMINAL = Q(fast_total=F("fast_done") + F("fast_failed"))
@@ -33,7 +38,9 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     if reused:
         changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) + 1
     Report.objects.filter(pk=report_id).update(**changes)
-    report_advance(report_id=report_id)
+    if report_advance(report_id=report_id):
+        # The last fast section ended: the slow ones, held back until now, go out.
+        transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True)
 
 
 def report_mark_started(*, report_id) -> None:
@@ -42,7 +49,8 @@ def report_mark_started(*, report_id) -> None:
     )
 
 
-def report_advance(*, report_id) -> None:
+def report_advance(*, report_id) -> bool:
+    """Move the report to ready, complete or failed as its counters allow; True if it became ready now."""
     now = timezone.now()
     Report.objects.filter(_FAST_TERMINAL, _SLOW_TERMINAL, pk=report_id, completed_at__isnull=True).update(
         completed_at=now,
@@ -52,6 +60,8 @@ def report_advance(*, report_id) -> None:
             default=Value(ReportStatus.COMPLETE),
         ),
     )
-    Report.objects.filter(
-        _FAST_TERMINAL, pk=report_id, ready_at__isnull=True, completed_at__isnull=True
-    ).update(ready_at=now, status=ReportStatus.READY)
+    return bool(
+        Report.objects.filter(
+            _FAST_TERMINAL, pk=report_id, ready_at__isnull=True, completed_at__isnull=True
+        ).update(ready_at=now, status=ReportStatus.READY)
+    )

@@ -78,6 +78,8 @@ def test_report_goes_pending_running_ready_complete(workers, auth_client):
     last_fast = max(task.finished_at for task in tasks if task.queue == "fast")
     assert last_fast <= report.ready_at
     assert max(task.finished_at for task in tasks) <= report.completed_at
+    # Slow sections are held back until the report is ready, so they never compete with fast ones.
+    assert all(task.started_at >= report.ready_at for task in tasks if task.queue == "slow")
 
     status = auth_client.get(f"/api/reports/{report_id}/?detail=tasks").json()
     assert status["status"] == "complete"
@@ -119,10 +121,23 @@ def test_data_is_202_then_live_merge_then_one_merged_file(worker_pool, transacti
     assert early.status_code == 202
     assert int(early["Retry-After"]) >= 1
     assert early.json()["status"] == "pending"
+    # Only the fast sections went out; the slow ones wait for the report to be ready.
+    records = ReportTask.objects.filter(report_id=report_id)
+    assert not records.filter(queue="fast", dispatched_at__isnull=True).exists()
+    assert (
+        records.filter(queue="slow").count()
+        == records.filter(queue="slow", dispatched_at__isnull=True).count()
+        > 0
+    )
 
     worker_pool.ensure("fast")
     report = wait_for(lambda: ready(report_id), message="the report to be ready")
     assert report.status == ReportStatus.READY and report.completed_at is None
+    # The fast worker that made it ready published them.
+    wait_for(
+        lambda: not records.filter(queue="slow", dispatched_at__isnull=True).exists(),
+        message="the slow sections to be published",
+    )
 
     live = auth_client.get(f"/api/reports/{report_id}/data/")
     assert live.status_code == 200
@@ -304,3 +319,36 @@ def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkey
     report = wait_for(lambda: ended(report_id), message="the reaped report to complete")
     assert report.status == ReportStatus.COMPLETE
     assert report_tasks_reap(now=timezone.now() + timedelta(minutes=2)) == 0
+
+
+def test_reaper_leaves_held_back_slow_sections_until_a_minute_after_ready(
+    worker_pool, transactional_db, auth_client
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from reports.services import report_tasks_reap
+
+    league = small_league()
+    worker_pool.ensure()  # nothing served
+    report_id = create(auth_client, league.player_ids[:2], sections=["profile", "percentiles"])
+    held = ReportTask.objects.filter(report_id=report_id, queue="slow", dispatched_at__isnull=True)
+    assert held.count() == 2
+    # Fast sections went out and are not lost yet; slow ones wait for ready, however long that takes.
+    assert report_tasks_reap(now=timezone.now() + timedelta(minutes=5)) == 0
+
+    # Ready two minutes ago, and nobody published them (the worker that made it ready died).
+    two_minutes_ago = timezone.now() - timedelta(minutes=2)
+    ReportTask.objects.filter(report_id=report_id, queue="fast").update(
+        state=TaskState.DONE, finished_at=two_minutes_ago
+    )
+    Report.objects.filter(pk=report_id).update(
+        fast_done=2, ready_at=two_minutes_ago, status=ReportStatus.READY
+    )
+    assert report_tasks_reap(now=timezone.now()) == 2
+    assert not held.exists()
+
+    worker_pool.ensure("slow")
+    report = wait_for(lambda: ended(report_id), message="the reaped slow sections to end")
+    assert report.status == ReportStatus.COMPLETE
