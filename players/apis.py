@@ -11,8 +11,9 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
+
+from config.throttling import AnonRateThrottle
 
 from . import selectors
 from .filters import PlayerListFilterSerializer, TeamDetailFilterSerializer, TeamListFilterSerializer

@@ -7,8 +7,9 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
+
+from config.throttling import UserRateThrottle
 
 from . import merge, selectors, services
 from .exceptions import ApplicationError

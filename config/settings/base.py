@@ -265,8 +265,8 @@ REST_FRAMEWORK = {
     # process shares one count per user; `anon` bounds password guessing on the
     # token endpoint. Report creation has its own, tighter scope (reports.apis).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.UserRateThrottle",
-        "rest_framework.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+        "config.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "report_create": env.str("THROTTLE_REPORT_CREATE", default="60/min"),
