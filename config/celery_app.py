@@ -6,7 +6,7 @@ import os
 from celery import Celery
 from celery.signals import setup_logging
 
-from tasks import priority, warmup  # noqa: F401  (connect their worker start-up signals)
+from tasks import connections, priority, warmup  # noqa: F401  (connect their worker signals)
 from tasks.pool import guard_autoscale_race
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")

@@ -204,6 +204,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 # One message at a time per process: sections vary from milliseconds to
 # minutes, and a prefetched message would wait behind a slow one.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Without it Celery's Django fixup closes every database connection before and
+# after each task; with it connections live for this many tasks, and
+# tasks/connections.py gives each task Django's request lifecycle (CONN_MAX_AGE,
+# CONN_HEALTH_CHECKS) instead.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # Below RabbitMQ's consumer timeout (30 min by default), so a stuck task is
 # killed by Celery before the broker closes the channel under it.
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
