@@ -36,6 +36,7 @@ RESULTS = stack.REPO / "var" / "bench" / "results.json"
 FAST_SECTIONS = ("profile", "season_stats", "match_log", "shot_map", "heatmap")
 NOTES = {
     "status_p99_ms": "100 pollers x 1/s x 20 s, conditional GETs, on a running 500-player report",
+    "status_server_p99_ms": "the same requests, time inside gunicorn (its access log)",
     "import_full_s": "see import_source",
     "live_merge_ms": "p50 of data reads while slow sections run",
     "merged_read_ms": "p50 of data reads served from the merged file",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
-import threading
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import requests
 
@@ -45,45 +46,86 @@ class PollResult:
     errors: list[str] = field(default_factory=list)
 
 
+async def _get(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> tuple[int, dict[str, str]]:
+    """One HTTP/1.1 keep-alive exchange: the status and headers; the body is read and dropped."""
+    writer.write(request)
+    await writer.drain()
+    status_line = await reader.readline()
+    if not status_line:
+        raise ConnectionError("the server closed the connection")
+    status = int(status_line.split()[1])
+    headers = {}
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        while size := int((await reader.readline()).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readline()
+    else:
+        await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, headers
+
+
 def status_pollers(
     *, base_url: str, token: str, report_id: str, pollers: int, seconds: float, interval_s: float = 1.0
 ) -> PollResult:
     """`pollers` clients, each GETting the report's status every `interval_s` for `seconds`.
 
-    Each sends If-None-Match with the last ETag it saw, as a browser does, so
-    most answers are 304 while nothing changed. Clients start spread over the
-    first interval, as independent browsers would.
+    Each holds its own keep-alive connection and sends If-None-Match with the
+    last ETag it saw, as a browser does, so most answers are 304 while nothing
+    changed. Clients start spread over the first interval, as independent
+    browsers would. They run as coroutines on one event loop, not as threads:
+    with 100 threads the client itself, competing for the GIL and the two
+    cores with the server it measured, added tens of milliseconds to the
+    slowest answers (docs/performance.md).
     """
-    result = PollResult()
-    lock = threading.Lock()
+    parts = urlsplit(base_url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = f"/api/reports/{report_id}/"
-    start = time.monotonic() + 0.5
+    result = PollResult()
 
-    def poll(index: int) -> None:
-        client = ApiClient(base_url, token)
+    async def poll(index: int, start: float) -> None:
+        # Connected when the first request goes, as a browser does: gunicorn's threaded worker
+        # gives a new connection a thread that waits for its first request.
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         etag = None
         tick = start + random.Random(index).random() * interval_s
         end = start + seconds
-        while tick < end:
-            delay = tick - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            headers: dict[str, str] = {"If-None-Match": etag} if etag else {}
-            try:
-                answer, ms = client.request("GET", path, headers=headers)
-            except requests.RequestException as exc:
-                with lock:
+        try:
+            while tick < end:
+                delay = tick - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                request = (
+                    f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Token {token}\r\n"
+                    + (f"If-None-Match: {etag}\r\n" if etag else "")
+                    + "Accept: application/json\r\n\r\n"
+                ).encode("latin-1")
+                started = time.perf_counter()
+                try:
+                    if connection is None:
+                        connection = await asyncio.open_connection(host, port)
+                    status, headers = await asyncio.wait_for(_get(*connection, request), REQUEST_TIMEOUT_S)
+                except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     result.errors.append(f"{type(exc).__name__}: {exc}")
-            else:
-                etag = answer.headers.get("ETag", etag)
-                with lock:
-                    result.latencies_ms.append(ms)
-                    result.statuses[answer.status_code] = result.statuses.get(answer.status_code, 0) + 1
-            tick += interval_s
+                    if connection is not None:
+                        connection[1].close()
+                    connection = None
+                else:
+                    result.latencies_ms.append((time.perf_counter() - started) * 1000)
+                    result.statuses[status] = result.statuses.get(status, 0) + 1
+                    etag = headers.get("etag", etag)
+                tick += interval_s
+        finally:
+            if connection is not None:
+                connection[1].close()
 
-    threads = [threading.Thread(target=poll, args=(index,), daemon=True) for index in range(pollers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    async def main() -> None:
+        start = time.monotonic() + 0.5
+        await asyncio.gather(*(poll(index, start) for index in range(pollers)))
+
+    asyncio.run(main())
     return result

@@ -8,8 +8,10 @@ serial baseline and the section timings run in this process.
 from __future__ import annotations
 
 import logging
+import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -21,6 +23,7 @@ from reports import merge, runner, services
 from reports.models import Partial, Report, ReportTask
 from reports.sections import REGISTRY, SECTIONS, SectionContext, SectionError
 
+from . import stack
 from .http import ApiClient, status_pollers
 from .results import percentile, ratio, rounded
 
@@ -33,6 +36,8 @@ REPORT_DEADLINE_S = 900
 WATCH_INTERVAL_S = 0.05
 # Pause between two data reads while slow sections run: one user re-reading, not a flood.
 LIVE_READ_PAUSE_S = 0.25
+# Runs of the serial baseline and of the cold squad report: their medians are the figures.
+RUNS = 3
 
 
 def say(message: str) -> None:
@@ -128,14 +133,23 @@ def broker_purge() -> None:
                 connection.close()
 
 
-def serial_fast(*, owner, player_ids: list[int]) -> dict:
+def serial_fast(*, owner, player_ids: list[int], runs: int = RUNS) -> dict:
     """The fast sections of a report computed and stored one after another here, by reports.runner.
 
     The report is created by the same service as the API (so its messages go
     to the broker); no worker consumes them before they are purged. The report
-    is then deleted, which removes its partials, so the squad report after
-    this one starts cold.
+    is then deleted, which removes its partials, so the next run and the squad
+    report after this one start cold. The median of `runs` runs.
     """
+    times = [_serial_fast_once(owner=owner, player_ids=player_ids) for _ in range(runs)]
+    return {
+        "serial_fast_s": rounded(statistics.median(times)),
+        "serial_fast_runs_s": ", ".join(f"{value:.2f}" for value in times),
+        "serial_fast_tasks": len(player_ids) * len(FAST_SECTIONS),
+    }
+
+
+def _serial_fast_once(*, owner, player_ids: list[int]) -> float:
     report, _ = services.report_create(
         owner=owner, player_ids=player_ids, name="bench: serial baseline", sections=FAST_SECTIONS
     )
@@ -157,7 +171,7 @@ def serial_fast(*, owner, player_ids: list[int]) -> dict:
         raise RuntimeError(
             "partials are left after deleting the serial report; the squad run would not be cold"
         )
-    return {"serial_fast_s": rounded(elapsed), "serial_fast_tasks": len(task_ids)}
+    return elapsed
 
 
 def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
@@ -251,6 +265,33 @@ def squad_cold(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
     return figures
 
 
+def squad_cold_runs(client: ApiClient, *, player_ids: list[int], name: str, runs: int = RUNS) -> dict:
+    """`runs` cold squad reports one after another (each deleted, partials and all, but the last): medians.
+
+    One run is at the mercy of whatever else the two cores do at that moment;
+    the median of three is a figure to compare runs by. The last report is
+    kept for the reuse and storage measurements.
+    """
+    results = []
+    for run in range(runs):
+        figures = squad_cold(client, player_ids=player_ids, name=f"{name} ({run + 1} of {runs})")
+        if run < runs - 1:
+            services.report_delete(report=_report_row(figures["_report_id"]))
+            if Partial.objects.exists():
+                raise RuntimeError(
+                    "partials are left after deleting a squad report; the next run would not be cold"
+                )
+        results.append(figures)
+    combined = dict(results[-1])
+    for key in ("squad_create_ms", "squad_ready_s", "squad_complete_s", "live_merge_ms", "merged_read_ms"):
+        values = [figures[key] for figures in results if key in figures]
+        if values:
+            combined[key] = rounded(statistics.median(values))
+    combined["squad_ready_runs_s"] = ", ".join(f"{figures['squad_ready_s']:.2f}" for figures in results)
+    combined["squad_runs"] = runs
+    return combined
+
+
 def squad_reuse(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
     """The same squad again with the data unchanged: every section is reused at creation."""
     posted = time.time()
@@ -297,6 +338,7 @@ def big_reports_and_pollers(
     repeats: int,
     pollers: int,
     seconds: float,
+    log_dir: Path,
 ) -> dict:
     """Reports of 500 players: API time to accept each; then pollers on the last one while workers run it."""
     times, report_ids = [], []
@@ -307,11 +349,15 @@ def big_reports_and_pollers(
         times.append(ms)
         report_ids.append(body["id"])
     say(f"{pollers} pollers for {seconds:.0f} s on a running {len(player_ids)}-player report...")
+    offset = stack.access_log_offset(log_dir)
     polled = status_pollers(
         base_url=base_url, token=token, report_id=report_ids[-1], pollers=pollers, seconds=seconds
     )
     if polled.errors:
         raise RuntimeError(f"{len(polled.errors)} status requests failed, e.g. {polled.errors[0]}")
+    server = stack.server_times_ms(
+        log_dir, offset=offset, method="GET", path=f"/api/reports/{report_ids[-1]}/"
+    )
     progress = _report_row(report_ids[-1])
     deletes = []
     for report_id in report_ids:
@@ -328,6 +374,8 @@ def big_reports_and_pollers(
         "status_requests": len(polled.latencies_ms),
         "status_304_share": rounded(polled.statuses.get(304, 0) / len(polled.latencies_ms)),
         "status_500_players_ms": rounded(percentile(polled.latencies_ms, 50)),
+        "status_server_p50_ms": rounded(percentile(server, 50)),
+        "status_server_p99_ms": rounded(percentile(server, 99)),
         "status_poll_sections_done": progress.fast_done + progress.slow_done,
         "delete_500_players_ms": rounded(percentile(deletes, 50)),
     }

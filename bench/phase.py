@@ -206,7 +206,10 @@ def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, producti
         say(f"section compute times over {len(sample)} players (in-process)...")
         figures.update(measures.section_times(sample, warm_up_player=warm_up))
 
-    say(f"serial baseline: fast sections of {len(squad)} players, computed and stored in one process...")
+    say(
+        f"serial baseline: fast sections of {len(squad)} players, computed and stored in one process,"
+        f" {measures.RUNS} times..."
+    )
     figures.update(measures.serial_fast(owner=owner, player_ids=squad))
 
     say("starting workers (fast, slow; --autoscale=6,1) and gunicorn...")
@@ -226,8 +229,8 @@ def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, producti
         measures.celery_overhead() if production else measures.celery_overhead(samples=20, burst=100)
     )
 
-    say(f"cold squad report ({len(squad)} players, all sections)...")
-    cold = measures.squad_cold(client, player_ids=squad, name=f"bench: {label}")
+    say(f"cold squad report ({len(squad)} players, all sections), {measures.RUNS} times...")
+    cold = measures.squad_cold_runs(client, player_ids=squad, name=f"bench: {label}")
     report_id = cold.pop("_report_id")
     figures.update(cold)
     if production:
@@ -259,15 +262,22 @@ def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, producti
                 repeats=3,
                 pollers=POLLERS,
                 seconds=POLL_SECONDS,
+                log_dir=log_dir,
             )
         )
     else:
         say(f"{POLLERS} pollers for {POLL_SECONDS} s on the squad report...")
+        offset = stack.access_log_offset(log_dir)
         polled = status_pollers(
             base_url=base_url, token=token, report_id=report_id, pollers=POLLERS, seconds=POLL_SECONDS
         )
+        server = stack.server_times_ms(
+            log_dir, offset=offset, method="GET", path=f"/api/reports/{report_id}/"
+        )
         figures["status_p50_ms"] = rounded(percentile(polled.latencies_ms, 50))
         figures["status_p99_ms"] = rounded(percentile(polled.latencies_ms, 99))
+        figures["status_server_p50_ms"] = rounded(percentile(server, 50))
+        figures["status_server_p99_ms"] = rounded(percentile(server, 99))
     figures.update(measures.derived(figures))
     return figures
 

@@ -32,6 +32,7 @@ WEB_WORKERS = 2
 WEB_THREADS = 4
 # Celery pools as CONTRACT section 6 runs them.
 WORKER_CONCURRENCY = "--autoscale=6,1"
+ACCESS_LOG = "access.log"
 
 
 def free_port() -> int:
@@ -214,6 +215,24 @@ def worker_start(queue: str, *, env: dict[str, str], log_dir: Path) -> Process:
     return process
 
 
+def access_log_offset(log_dir: Path) -> int:
+    """Where the web server's access log ends now: read from there for the requests that follow."""
+    log = log_dir / ACCESS_LOG
+    return log.stat().st_size if log.exists() else 0
+
+
+def server_times_ms(log_dir: Path, *, offset: int, method: str, path: str) -> list[float]:
+    """Time in the server of each `method path` request logged after `offset`."""
+    times = []
+    with (log_dir / ACCESS_LOG).open("rb") as log:
+        log.seek(offset)
+        for line in log:
+            fields = line.decode("latin-1").split()
+            if len(fields) == 4 and fields[0] == method and fields[1] == path:
+                times.append(float(fields[3]))
+    return times
+
+
 def web_start(*, env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
     """gunicorn serving the project on a free local port; returns the process and its base URL."""
     port = free_port()
@@ -231,6 +250,12 @@ def web_start(*, env: dict[str, str], log_dir: Path) -> tuple[Process, str]:
             str(WEB_THREADS),
             "--keep-alive",
             "30",
+            # Each request's method, path, status and time in the server (ms), to set beside what a
+            # client measured: the difference is the network, the accept queue and the client itself.
+            "--access-logfile",
+            str(log_dir / ACCESS_LOG),
+            "--access-logformat",
+            "%(m)s %(U)s %(s)s %(M)s",
         ],
         env=env,
         log=log_dir / "gunicorn.log",

@@ -5,9 +5,12 @@ workers; they run in `make bench`, not here.
 """
 
 import json
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
 
 import pytest
 
+from bench.http import status_pollers
 from bench.importing import BASELINE_LINE
 from bench.machine import machine_details
 from bench.results import (
@@ -20,6 +23,7 @@ from bench.results import (
     targets_for,
     targets_missed,
 )
+from bench.stack import ACCESS_LOG, access_log_offset, server_times_ms
 
 
 def test_percentile_interpolates_between_ranks_like_numpy():
@@ -123,3 +127,59 @@ def test_machine_details_name_the_cpu_memory_and_versions():
     assert details["machine.python"].count(".") == 2
     assert details["version.django"].startswith("5.")
     assert all(key.startswith(("machine.", "version.")) for key in details)
+
+
+class _StatusHandler(BaseHTTPRequestHandler):
+    """A status endpoint as the pollers see it: 200 with an ETag, 304 when it still matches."""
+
+    protocol_version = "HTTP/1.1"
+    etag = '"v1"'
+
+    def do_GET(self):
+        if self.headers.get("If-None-Match") == self.etag:
+            self.send_response(304)
+            self.send_header("ETag", self.etag)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        body = b'{"status": "running"}'
+        self.send_response(200)
+        self.send_header("ETag", self.etag)
+        if self.path.endswith("chunked/"):
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+        else:
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("report_id", ["plain", "chunked"])
+def test_status_pollers_keep_their_connection_and_send_the_last_etag(report_id):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _StatusHandler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        polled = status_pollers(
+            base_url=base, token="t", report_id=report_id, pollers=3, seconds=1.0, interval_s=0.25
+        )
+    finally:
+        server.shutdown()
+    assert not polled.errors
+    # Four polls each: the first answer is 200, the rest 304 with the ETag sent back.
+    assert polled.statuses == {200: 3, 304: 9}
+    assert len(polled.latencies_ms) == 12 and all(ms > 0 for ms in polled.latencies_ms)
+
+
+def test_server_times_are_read_from_the_access_log_after_an_offset(tmp_path):
+    log = tmp_path / ACCESS_LOG
+    log.write_text("GET /api/reports/a/ 304 3\n")
+    offset = access_log_offset(tmp_path)
+    with log.open("a") as out:
+        out.write("GET /api/reports/a/ 304 5\nGET /api/reports/b/ 304 90\nPOST /api/reports/a/ 202 40\n")
+        out.write("GET /api/reports/a/ 200 12\n")
+    assert server_times_ms(tmp_path, offset=offset, method="GET", path="/api/reports/a/") == [5.0, 12.0]
