@@ -21,5 +21,9 @@ from django.db import close_old_connections
 
 
 @task_prerun.connect
-def _connections_as_for_a_request(**kwargs):
+def _connections_as_for_a_request(sender=None, task=None, **kwargs):
+    # A task run in-process (apply(): `run_job`, tests) shares its caller's
+    # connection and transaction: leave them alone, as Celery's fixup does.
+    if getattr((task or sender).request, "is_eager", False):
+        return
     close_old_connections()

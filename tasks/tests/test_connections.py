@@ -76,3 +76,13 @@ def test_a_connection_past_its_age_or_broken_is_replaced(worker_fixup):
     finally:
         del connection.is_usable
     assert third is not second
+
+
+def test_a_task_run_in_process_leaves_its_callers_connection_alone(worker_fixup):
+    """apply() (run_job, tests) runs inside the caller's connection and transaction."""
+    first = run_task()
+    connection.close_at = time.monotonic() - 1  # would be replaced before a worker's task
+    eager = _Task()
+    eager.request = SimpleNamespace(is_eager=True)
+    task_prerun.send(sender=eager, task_id="t", task=eager, args=(), kwargs={})
+    assert connection.connection is first
