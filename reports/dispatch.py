@@ -189,6 +189,15 @@ class _Confirms:
             raise amqp.exceptions.MessageNacked(f"the broker refused {self.nacked} of {self.sent} messages")
 
 
+def _channel(connection):
+    """A new channel on a pooled connection; one the broker dropped meanwhile (a restart) is replaced once."""
+    try:
+        return connection.channel()
+    except connection.connection_errors:
+        connection.collect()  # forget the dead socket without talking to it
+        return connection.channel()
+
+
 @contextmanager
 def _confirmed_batch() -> Iterator[Any]:
     """A producer on a channel of its own whose messages the broker confirms together when the block ends.
@@ -198,7 +207,7 @@ def _confirmed_batch() -> Iterator[Any]:
     in CONFIRM_TIMEOUT_S.
     """
     with current_app.pool.acquire(block=True) as connection:
-        channel = connection.channel()
+        channel = _channel(connection)
         try:
             producer = current_app.amqp.Producer(channel)
             confirming = connection.transport_options.get("confirm_publish") and isinstance(
