@@ -50,15 +50,8 @@ def database_data_version(url: str) -> str:
     """The data version held by the football database at `url`, '' when none."""
     import MySQLdb
 
-    parts = urlsplit(url)
     try:
-        connection = MySQLdb.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=parts.username or "root",
-            password=parts.password or "",
-            database=parts.path.lstrip("/"),
-        )
+        connection = stack.mysql_connect(url)
     except MySQLdb.OperationalError as exc:
         if exc.args and exc.args[0] == UNKNOWN_DATABASE:
             return ""
@@ -172,16 +165,7 @@ def import_measure(*, football_url: str, log_dir: Path, load_football: bool = Fa
 
 
 def _event_count(url: str) -> int:
-    import MySQLdb
-
-    parts = urlsplit(url)
-    connection = MySQLdb.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        database=parts.path.lstrip("/"),
-    )
+    connection = stack.mysql_connect(url)
     try:
         cursor = connection.cursor()
         cursor.execute("SELECT COUNT(*) FROM football_event")

@@ -141,21 +141,27 @@ def mysql_url_with_database(url: str, database: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
 
 
-def _mysql_server(url: str):
-    """A connection to the server of a mysql:// URL (no database selected) and the URL's database name."""
+def mysql_connect(url: str, *, select_database: bool = True):
+    """A MySQLdb connection to the server of a mysql:// URL, with the URL's database selected unless told not to."""
     import MySQLdb
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not name.replace("_", "").isalnum():
-        raise ValueError(f"not a plain database name: {name!r}")
-    connection = MySQLdb.connect(
+    database = {"database": parts.path.lstrip("/")} if select_database else {}
+    return MySQLdb.connect(
         host=parts.hostname or "127.0.0.1",
         port=parts.port or 3306,
         user=parts.username or "root",
         password=parts.password or "",
+        **database,
     )
-    return connection, name
+
+
+def _mysql_server(url: str):
+    """A connection to the server of a mysql:// URL (no database selected) and the URL's database name."""
+    name = urlsplit(url).path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise ValueError(f"not a plain database name: {name!r}")
+    return mysql_connect(url, select_database=False), name
 
 
 def mysql_database_create(url: str, *, drop_first: bool = False) -> None:
