@@ -28,7 +28,7 @@ from football.tests.factories import PlayerFactory
 from reports import runner
 from reports.models import Report, ReportTask
 from reports.tests.builders import small_league
-from reports.tests.conftest import s3_server  # noqa: F401  (a moto S3 server of this module's own)
+from reports.tests.conftest import s3_bucket_create, s3_server  # noqa: F401  (s3_server: a moto server of its own)
 from tests.servers import WebServer, process_env
 
 pytestmark = [pytest.mark.mysql]
@@ -479,17 +479,8 @@ def _signed_url_lifetime(url: str) -> float:
 @pytest.fixture
 def private_bucket(s3_server, settings):  # noqa: F811
     """A bucket on the moto server, made this process's report storage as in production."""
-    import boto3
-
     bucket = f"reports-security-{uuid.uuid4().hex[:8]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_server["endpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket=bucket)
+    client = s3_bucket_create(s3_server["endpoint"], bucket)
     settings.AWS_STORAGE_BUCKET_NAME = bucket
     settings.AWS_S3_ENDPOINT_URL = s3_server["endpoint"]
     settings.AWS_ACCESS_KEY_ID = "testing"

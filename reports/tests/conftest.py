@@ -20,9 +20,25 @@ import pytest
 from django.conf import settings
 
 from conftest import REPO, free_port, port_open, wait_for  # noqa: F401  (wait_for: imported by the tests)
+from tests.servers import process_env
 
 PRODUCTION = os.environ.get("TEST_STACK") == "production"
 WORKER_START_TIMEOUT_S = 60
+
+
+def s3_bucket_create(endpoint: str, bucket: str):
+    """A bucket on the moto server at `endpoint`, with the tests' credentials; returns the boto3 client."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=bucket)
+    return client
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +69,6 @@ def storage_env(request) -> dict[str, str]:
         # Partial keys repeat across runs (same factory ids): start from nothing.
         shutil.rmtree(Path(settings.MEDIA_ROOT) / "reports", ignore_errors=True)
         return {}
-    import boto3
 
     server = request.getfixturevalue("s3_server")
     bucket = f"reports-test-{uuid.uuid4().hex[:8]}"
@@ -64,14 +79,7 @@ def storage_env(request) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_S3_REGION_NAME": "us-east-1",
     }
-    client = boto3.client(
-        "s3",
-        endpoint_url=server["endpoint"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket=bucket)
+    client = s3_bucket_create(server["endpoint"], bucket)
     # Versioning lets tests count the writes of an object.
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     return env
@@ -184,17 +192,7 @@ def worker_pool(django_db_setup, django_db_blocker, storage_env, require_service
     if PRODUCTION:
         for service in ("mariadb", "rabbitmq", "redis"):
             require_service(service)
-    database = settings.DATABASES["default"]
-    env = {**os.environ, **storage_env, "DJANGO_SETTINGS_MODULE": "config.settings.test"}
-    if database["ENGINE"].endswith("sqlite3"):
-        env["DATABASE_URL"] = f"sqlite:///{database['NAME']}"
-        env["TEST_DATABASE"] = "sqlite"
-    else:
-        env["TEST_MYSQL_URL"] = (
-            f"mysql://{database['USER']}:{database['PASSWORD']}@{database['HOST'] or '127.0.0.1'}:"
-            f"{database['PORT'] or 3306}/{database['NAME']}"
-        )
-        env["TEST_DATABASE"] = "mysql"
+    env = process_env(**storage_env)
     log_dir = Path(settings.VAR_DIR) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with django_db_blocker.unblock():
