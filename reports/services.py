@@ -12,9 +12,8 @@ from typing import cast
 import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import Count, F, Field, Q
+from django.db.models import F, Field, Q
 from django.utils import timezone
 
 from football.models import Player
@@ -27,8 +26,11 @@ from .keys import partial_key
 from .models import Partial, Report, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, with_dependencies
 from .status import queue_counter, report_advance
+from .storage import storage_delete_many
 
 logger = logging.getLogger(__name__)
+# Partial rows locked and deleted in one transaction by partials_delete_orphans.
+ORPHANS_PER_BATCH = 500
 
 
 def _request_hash(*, name: str, player_ids: list[int], sections: list[str]) -> str:
@@ -260,35 +262,35 @@ def report_delete(*, report: Report) -> None:
     # A task already running when its record goes ends quietly (reports.runner);
     # revoking spares the workers the ones still waiting in the queue.
     dispatch.tasks_revoke(task_ids=[dispatch.celery_task_id(pk) for pk in outstanding])
-    for key in merged:
-        _storage_delete(key)
+    storage_delete_many(merged)
     partials_delete_orphans(partial_ids=partial_ids)
 
 
 def partials_delete_orphans(*, partial_ids=None, older_than=None) -> int:
-    """Delete partials (rows and files) that no report refers to any more."""
-    orphans = Partial.objects.annotate(refs=Count("tasks")).filter(refs=0)
-    if partial_ids is not None:
-        orphans = orphans.filter(pk__in=partial_ids)
+    """Delete partials (rows and files) that no report refers to any more; returns how many.
+
+    Rows go in batches, each locked and re-checked in its own transaction, so a
+    report created meanwhile that starts to share a partial keeps it. The files
+    of a batch go after its commit, in bulk (one S3 request per 1,000 keys).
+    """
+    orphans = Partial.objects.filter(tasks__isnull=True)
     if older_than is not None:
         orphans = orphans.filter(created_at__lt=older_than)
+    if partial_ids is None:
+        partial_ids = orphans.values_list("pk", flat=True)
+    partial_ids = sorted(partial_ids)
     removed = 0
-    for partial in orphans:
-        # Re-checked in the delete itself: a report created meanwhile may have
-        # started to share this partial.
-        deleted, _ = Partial.objects.filter(pk=partial.pk, tasks__isnull=True).delete()
-        if deleted:
-            for key in [partial.key, *partial.files]:
-                _storage_delete(key)
-            removed += 1
+    for start in range(0, len(partial_ids), ORPHANS_PER_BATCH):
+        with transaction.atomic(using=router.db_for_write(Partial)):
+            doomed = list(
+                orphans.filter(pk__in=partial_ids[start : start + ORPHANS_PER_BATCH])
+                .select_for_update()
+                .values_list("pk", "key", "files")
+            )
+            Partial.objects.filter(pk__in=[pk for pk, _, _ in doomed]).delete()
+        storage_delete_many([name for _, key, files in doomed for name in (key, *files)])
+        removed += len(doomed)
     return removed
-
-
-def _storage_delete(key: str) -> None:
-    try:
-        default_storage.delete(key)
-    except Exception:  # the row is gone; a leftover object is found by the purge
-        logger.warning("could not delete %s from storage", key, exc_info=True)
 
 
 def reports_purge_expired(*, now=None) -> int:

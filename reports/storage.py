@@ -4,11 +4,18 @@ Keys are built by the code from ids and hashes only, never from user text,
 and always under `reports/`.
 """
 
+import logging
 import os
 import tempfile
+from collections.abc import Iterable
 
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
+
+logger = logging.getLogger(__name__)
+# S3's DeleteObjects takes at most this many keys a request.
+S3_DELETE_BATCH = 1000
 
 
 class AtomicFileSystemStorage(FileSystemStorage):
@@ -54,3 +61,33 @@ class ReportS3Storage(S3Storage):
     default_acl = "private"
     querystring_auth = True
     file_overwrite = True
+
+
+def storage_delete_many(keys: Iterable[str], *, storage: Storage = default_storage) -> None:
+    """Delete files by key: on S3 a request per 1,000 keys, elsewhere one by one.
+
+    Called after the rows that named the files are gone, so a failure is
+    logged, not raised: the caller's change stands, and a leftover object
+    costs storage, not correctness.
+    """
+    keys = list(keys)
+    if not keys:
+        return
+    try:
+        if isinstance(storage, S3Storage):
+            client = storage.bucket.meta.client
+            for start in range(0, len(keys), S3_DELETE_BATCH):
+                chunk = keys[start : start + S3_DELETE_BATCH]
+                objects = [{"Key": storage._normalize_name(clean_name(key))} for key in chunk]
+                answer = client.delete_objects(
+                    Bucket=storage.bucket_name, Delete={"Objects": objects, "Quiet": True}
+                )
+                for error in answer.get("Errors", []):
+                    logger.warning(
+                        "could not delete %s from storage: %s", error.get("Key"), error.get("Message")
+                    )
+        else:
+            for key in keys:
+                storage.delete(key)
+    except Exception:
+        logger.warning("could not delete %d files from storage", len(keys), exc_info=True)
