@@ -57,6 +57,9 @@ class Report(models.Model):
     slow_done = models.PositiveIntegerField(default=0)
     slow_failed = models.PositiveIntegerField(default=0)
     slow_reused = models.PositiveIntegerField(default=0)
+    # One more with every change that the status shows (reports.status): the
+    # status ETag, and the order of what reports.status_cache keeps in Redis.
+    revision = models.PositiveIntegerField(default=0)
 
     # The merged file: `generation` goes up on every retry; a read claims the
     # merge of a generation by moving `merge_claimed` up to it, and records the

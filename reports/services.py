@@ -20,12 +20,12 @@ from football.models import Player
 from football.selectors import data_version, fitted_model_versions
 from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
-from . import dispatch
+from . import dispatch, status_cache
 from .exceptions import ApplicationError
 from .keys import partial_key
 from .models import Partial, Report, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, with_dependencies
-from .status import queue_counter, report_advance
+from .status import queue_counter, report_advance, revised, revision_note_after_commit
 from .storage import storage_delete_many
 
 logger = logging.getLogger(__name__)
@@ -172,9 +172,11 @@ def _create_task_records(*, report: Report, model_versions: dict[str, str], now)
     _insert_task_records(rows, connection=connection)
     started = totals["fast_done"] + totals["slow_done"] > 0
     Report.objects.filter(pk=report.pk).update(
-        **totals,
-        status=ReportStatus.RUNNING if started else ReportStatus.PENDING,
-        started_at=now if started else None,
+        **revised(
+            **totals,
+            status=ReportStatus.RUNNING if started else ReportStatus.PENDING,
+            started_at=now if started else None,
+        )
     )
 
 
@@ -234,14 +236,17 @@ def report_retry(*, report: Report) -> Report:
             finished_at=None,
         )
         Report.objects.filter(pk=report.pk).update(
-            fast_failed=F("fast_failed") - fast,
-            slow_failed=F("slow_failed") - (len(failed) - fast),
-            status=ReportStatus.RUNNING,
-            completed_at=None,
-            # Failed fast sections make the report not ready again until they end.
-            ready_at=None if fast else F("ready_at"),
-            generation=F("generation") + 1,
+            **revised(
+                fast_failed=F("fast_failed") - fast,
+                slow_failed=F("slow_failed") - (len(failed) - fast),
+                status=ReportStatus.RUNNING,
+                completed_at=None,
+                # Failed fast sections make the report not ready again until they end.
+                ready_at=None if fast else F("ready_at"),
+                generation=F("generation") + 1,
+            )
         )
+        revision_note_after_commit(report.pk)
         transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report.pk), robust=True)
     report.refresh_from_db()
     return report
@@ -258,7 +263,9 @@ def report_delete(*, report: Report) -> None:
         ReportTask.objects.filter(report=report, partial__isnull=False).values_list("partial_id", flat=True)
     )
     merged = [report.merged_key] if report.merged_key else []
+    report_id = report.pk
     report.delete()
+    status_cache.forget(report_id)
     # A task already running when its record goes ends quietly (reports.runner);
     # revoking spares the workers the ones still waiting in the queue.
     dispatch.tasks_revoke(task_ids=[dispatch.celery_task_id(pk) for pk in outstanding])

@@ -9,6 +9,10 @@ flushed result backend cannot leave a report hanging.
 
 The task that makes a report ready publishes its slow sections, which
 reports.dispatch holds back until then, after its transaction commits.
+
+Every change that the status shows also moves the report's `revision`, which
+is the status ETag; once committed, the new revision is noted in Redis
+(reports.status_cache), where pollers' conditional GETs find it.
 """
 
 from django.db import transaction
@@ -16,11 +20,28 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import dispatch
+from . import dispatch, status_cache
 from .models import Report, ReportStatus
 
 _FAST_TERMINAL = Q(fast_total=F("fast_done") + F("fast_failed"))
 _SLOW_TERMINAL = Q(slow_total=F("slow_done") + F("slow_failed"))
+
+
+def revised(**changes) -> dict:
+    """`changes` to a Report row, and one more revision: for every update that the status shows."""
+    return {**changes, "revision": F("revision") + 1}
+
+
+def revision_note_after_commit(report_id) -> None:
+    """Note the report's revision in the status cache once the current transaction commits."""
+    if not status_cache.enabled():
+        return
+    row = Report.objects.filter(pk=report_id).values_list("revision", "owner_id").first()
+    if row is not None:
+        revision, owner_id = row
+        transaction.on_commit(
+            lambda: status_cache.note(report_id=report_id, revision=revision, owner_id=owner_id), robust=True
+        )
 
 
 def queue_counter(queue: str, counter: str) -> str:
@@ -37,31 +58,35 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     }
     if reused:
         changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) + 1
-    Report.objects.filter(pk=report_id).update(**changes)
+    Report.objects.filter(pk=report_id).update(**revised(**changes))
     if report_advance(report_id=report_id):
         # The last fast section ended: the slow ones, held back until now, go out.
         transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True)
+    revision_note_after_commit(report_id)
 
 
 def report_mark_started(*, report_id) -> None:
-    Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
-        status=ReportStatus.RUNNING, started_at=timezone.now()
-    )
+    if Report.objects.filter(pk=report_id, status=ReportStatus.PENDING).update(
+        **revised(status=ReportStatus.RUNNING, started_at=timezone.now())
+    ):
+        revision_note_after_commit(report_id)
 
 
 def report_advance(*, report_id) -> bool:
     """Move the report to ready, complete or failed as its counters allow; True if it became ready now."""
     now = timezone.now()
     Report.objects.filter(_FAST_TERMINAL, _SLOW_TERMINAL, pk=report_id, completed_at__isnull=True).update(
-        completed_at=now,
-        ready_at=Coalesce(F("ready_at"), Value(now)),
-        status=Case(
-            When(Q(fast_failed__gt=0) | Q(slow_failed__gt=0), then=Value(ReportStatus.FAILED)),
-            default=Value(ReportStatus.COMPLETE),
-        ),
+        **revised(
+            completed_at=now,
+            ready_at=Coalesce(F("ready_at"), Value(now)),
+            status=Case(
+                When(Q(fast_failed__gt=0) | Q(slow_failed__gt=0), then=Value(ReportStatus.FAILED)),
+                default=Value(ReportStatus.COMPLETE),
+            ),
+        )
     )
     return bool(
         Report.objects.filter(
             _FAST_TERMINAL, pk=report_id, ready_at__isnull=True, completed_at__isnull=True
-        ).update(ready_at=now, status=ReportStatus.READY)
+        ).update(**revised(ready_at=now, status=ReportStatus.READY))
     )
