@@ -172,3 +172,35 @@ def test_unreachable_broker_is_503_quickly_and_creates_nothing(auth_client, play
     assert "broker" in response.json()["detail"]
     assert time.monotonic() - started < 5
     assert Report.objects.count() == 0
+
+
+def test_the_status_body_is_what_its_serializer_documents(auth_client, players, rf):
+    from django.utils import timezone
+
+    from reports import selectors
+    from reports.apis import status_body
+    from reports.serializers import ReportStatusSerializer
+
+    report_id = auth_client.post(URL, {"players": players}, format="json").json()["id"]
+    request = rf.get(f"{URL}{report_id}/")
+    report = Report.objects.get(pk=report_id)
+    states = [{}, {"status": "ready", "ready_at": timezone.now(), "fast_done": 2, "fast_failed": 1}]
+    for changes in states:
+        for field, value in changes.items():
+            setattr(report, field, value)
+        for detail in (False, True):
+            body = status_body(request, report, detail=detail)
+            documented = ReportStatusSerializer(
+                {
+                    **{field: getattr(report, field) for field in ("id", "name", "status")},
+                    **{field: getattr(report, field) for field in ("created_at", "ready_at", "completed_at")},
+                    "player_ids": report.player_ids,
+                    "sections": report.sections,
+                    "progress": selectors.report_progress(report),
+                    "eta_seconds": selectors.report_eta_seconds(report),
+                    "data_url": body["data_url"],
+                    **({"tasks": selectors.report_tasks(report)} if detail else {}),
+                }
+            ).data
+            assert body == documented
+            assert list(body) == list(documented)
