@@ -256,9 +256,13 @@ BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 HEALTH_CHECK_TIMEOUT_S = env.float("HEALTH_CHECK_TIMEOUT_S", default=2.0)
 
 # --- REST framework ------------------------------------------------------------
+# How long a web process remembers a valid API token (config/authentication.py):
+# a token deleted or a user deactivated in another process works there for at
+# most this long. 0: read the token from the database on every request.
+AUTH_TOKEN_CACHE_SECONDS = env.int("AUTH_TOKEN_CACHE_SECONDS", default=10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "config.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
