@@ -30,6 +30,34 @@ def test_a_reachable_redis_still_works(require_service):
     cache.delete("fail-open-check")
 
 
+def test_threads_share_one_client_and_each_command_borrows_a_connection(require_service):
+    """Django would build a redis-py client per operation; this cache builds one per pool."""
+    require_service("redis")
+    import threading
+
+    cache = FailOpenRedisCache("redis://127.0.0.1:6379/15", {})
+    client = cache._cache.get_client(write=True)
+    assert cache._cache.get_client("any-key", write=True) is client
+    errors = []
+
+    def work(index: int) -> None:
+        try:
+            for step in range(200):
+                cache.set(f"shared-client-{index}", step, 10)
+                assert cache.get(f"shared-client-{index}") == step
+        except Exception as exc:  # collected: an assertion in a thread would not fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(index,)) for index in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert cache._cache.get_client(write=True) is client
+    cache.delete_many([f"shared-client-{index}" for index in range(8)])
+
+
 @pytest.mark.django_db
 def test_api_answers_while_the_cache_is_down(settings, auth_client):
     settings.CACHES = {
