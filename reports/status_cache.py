@@ -25,11 +25,13 @@ so a read that raced the delete cannot bring it back; if writing it fails,
 the owner gets 304 instead of 404 for at most ENTRY_TTL_S.
 """
 
+import functools
 import logging
 from typing import NamedTuple
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,12 @@ def enabled() -> bool:
     return isinstance(caches["default"], RedisCache)
 
 
+@functools.cache
+def _keep_highest(client) -> Script:
+    """The script, hashed once per client: every section that ends notes a revision."""
+    return client.register_script(_KEEP_HIGHEST)
+
+
 def _client_and_key(report_id):
     cache = caches["default"]
     if not isinstance(cache, RedisCache):
@@ -73,7 +81,7 @@ def note(*, report_id, revision: int, owner_id: int) -> None:
     if client is None:
         return
     try:
-        client.register_script(_KEEP_HIGHEST)(
+        _keep_highest(client)(
             keys=[key], args=[revision, f"{revision} {owner_id}", ENTRY_TTL_S], client=client
         )
     except RedisError as exc:
