@@ -1,5 +1,8 @@
 """Deleting stored files in bulk: local files on the embedded stack, S3 (moto) on the production-like one."""
 
+import os
+import uuid
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -66,3 +69,44 @@ def test_partials_delete_orphans_keeps_what_a_report_uses(monkeypatch, django_us
     report.delete()
     assert services.partials_delete_orphans(partial_ids=[used.pk]) == 1
     assert not default_storage.exists(used.key)
+
+
+def test_s3_storage_writes_small_files_in_one_put_and_large_ones_in_parts(s3_server):
+    """What S3 holds after a save, either way: the bytes, the content type, a private ACL; saves replace."""
+    from boto3.s3.transfer import TransferConfig
+
+    from .conftest import s3_bucket_create
+
+    bucket = f"reports-storage-{uuid.uuid4().hex[:8]}"
+    client = s3_bucket_create(s3_server["endpoint"], bucket)
+    s3 = storage.ReportS3Storage(
+        bucket_name=bucket,
+        endpoint_url=s3_server["endpoint"],
+        access_key="testing",
+        secret_key="testing",
+        region_name="us-east-1",
+        # S3's smallest part is 5 MiB: a 6 MiB file goes through s3transfer's multipart upload.
+        transfer_config=TransferConfig(
+            multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+        ),
+    )
+    large = os.urandom(6 * 1024 * 1024)
+    cases = [
+        ("reports/partials/x/v1/1/small.json", b'{"goals": 3}', "application/json"),
+        ("reports/partials/x/v1/1/small/picture.png", b"\x89PNG small", "image/png"),
+        ("reports/merged/large.json", large, "application/json"),
+    ]
+    for key, body, content_type in cases:
+        assert s3.save(key, ContentFile(body, name=key.rsplit("/", 1)[1])) == key
+        stored = client.get_object(Bucket=bucket, Key=key)
+        assert stored["Body"].read() == body
+        assert stored["ContentType"] == content_type
+        grants = client.get_object_acl(Bucket=bucket, Key=key)["Grants"]
+        assert [grant["Permission"] for grant in grants] == ["FULL_CONTROL"], grants
+        assert "URI" not in grants[0]["Grantee"]
+    assert client.head_object(Bucket=bucket, Key=cases[2][0])["ETag"].endswith('-2"'), (
+        "not a multipart upload"
+    )
+
+    s3.save(cases[0][0], ContentFile(b'{"goals": 4}', name="small.json"))
+    assert client.get_object(Bucket=bucket, Key=cases[0][0])["Body"].read() == b'{"goals": 4}'
