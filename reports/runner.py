@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import F
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
@@ -60,15 +60,16 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     Raises TransientError when the caller should retry later.
     """
     try:
-        task = _claim(report_task_id)
+        claimed = _claim(report_task_id)
     except (OperationalError, InterfaceError) as exc:
         # The worker's connection died while it was idle (the database
         # restarted, the connection was killed): the claim failed before any
         # attempt was counted, and the task retries like any transient fault.
         connections.close_all()
         raise TransientError(exc, attempts=0) from exc
-    if task is None:
+    if claimed is None:
         return None
+    task, stored_partial_id = claimed
     if task.attempts > settings.REPORT_TASK_MAX_ATTEMPTS:
         _fail(
             task, f"gave up after {task.attempts - 1} attempts; the task crashed or its worker died each time"
@@ -76,11 +77,10 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         return None
     started = time.monotonic()
     try:
-        stored = Partial.objects.filter(key=task.partial_key).first()
-        if stored is not None:
+        if stored_partial_id is not None:
             # Another report stored the same inputs since this one was created.
-            _finish(task, partial=stored, reused=True, started=started)
-            return {"partial_key": stored.key}
+            _finish(task, partial_id=stored_partial_id, reused=True, started=started)
+            return {"partial_key": task.partial_key}
         section = SECTIONS[task.section]
         context = SectionContext(
             player_id=task.player_id,
@@ -103,15 +103,21 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         saved_as = default_storage.save(task.partial_key, ContentFile(body, name="partial.json"))
         if saved_as != task.partial_key:
             raise RuntimeError(f"storage wrote {saved_as} instead of {task.partial_key}")
-        # One transaction for the bookkeeping of a finished section: on MySQL
-        # every commit is a log flush, and a task used to make five of them.
+        # One transaction for the bookkeeping of a finished section (on MySQL
+        # every commit is a log flush), with the report's row, which every
+        # worker of the report updates, written last: its lock is held for the
+        # least time.
         with transaction.atomic():
-            partial, _ = Partial.objects.get_or_create(
-                key=task.partial_key, defaults={"section": section.name, "player_id": task.player_id}
+            # The row may exist already: another report's task stored the same
+            # inputs at the same moment, or an earlier attempt of this one did.
+            Partial.objects.bulk_create(
+                [Partial(key=task.partial_key, section=section.name, player_id=task.player_id)],
+                ignore_conflicts=True,
             )
-            Partial.objects.filter(pk=partial.pk).update(writes=F("writes") + 1, size=len(body), files=files)
-            _finish(task, partial=partial, reused=False, started=started)
-        return {"partial_key": partial.key}
+            stored = Partial.objects.filter(key=task.partial_key)
+            stored.update(writes=F("writes") + 1, size=len(body), files=files)
+            _finish(task, partial_id=Subquery(stored.values("pk")[:1]), reused=False, started=started)
+        return {"partial_key": task.partial_key}
     except SectionError as exc:
         _fail(task, str(exc))
         return None
@@ -127,7 +133,8 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         return None
 
 
-def _claim(report_task_id: int) -> ReportTask | None:
+def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
+    """The claimed record with its report, and the id of a partial already stored under its key, if any."""
     # Running is claimable too: a message redelivered after its worker died
     # finds its record still running. Counting attempts here is what ends a
     # task that kills its worker every time.
@@ -137,10 +144,20 @@ def _claim(report_task_id: int) -> ReportTask | None:
     if not claimed:
         logger.info("report task %s is gone or already ended; nothing to do", report_task_id)
         return None
-    task = ReportTask.objects.select_related("report").filter(pk=report_task_id).first()
-    if task is not None and task.report.status == ReportStatus.PENDING:
+    task = (
+        ReportTask.objects.select_related("report")
+        # A partial another report stored since this one was created, found in the same query.
+        .annotate(
+            stored_partial_id=Subquery(Partial.objects.filter(key=OuterRef("partial_key")).values("pk")[:1])
+        )
+        .filter(pk=report_task_id)
+        .first()
+    )
+    if task is None:
+        return None
+    if task.report.status == ReportStatus.PENDING:
         report_mark_started(report_id=task.report_id)
-    return task
+    return task, task.stored_partial_id  # type: ignore[attr-defined]
 
 
 def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
@@ -159,11 +176,11 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
         return orjson.loads(stored.read())
 
 
-def _finish(task: ReportTask, *, partial: Partial, reused: bool, started: float) -> None:
+def _finish(task: ReportTask, *, partial_id, reused: bool, started: float) -> None:
     finished = ReportTask.objects.filter(pk=task.pk, state=TaskState.RUNNING).update(
         state=TaskState.DONE,
         reused=reused,
-        partial=partial,
+        partial_id=partial_id,
         finished_at=timezone.now(),
         duration_ms=int((time.monotonic() - started) * 1000),
         error="",

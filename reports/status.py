@@ -25,6 +25,7 @@ from .models import Report, ReportStatus
 
 _FAST_TERMINAL = Q(fast_total=F("fast_done") + F("fast_failed"))
 _SLOW_TERMINAL = Q(slow_total=F("slow_done") + F("slow_failed"))
+_COUNTERS = ("fast_total", "fast_done", "fast_failed", "slow_total", "slow_done", "slow_failed")
 
 
 def revised(**changes) -> dict:
@@ -32,16 +33,21 @@ def revised(**changes) -> dict:
     return {**changes, "revision": F("revision") + 1}
 
 
-def revision_note_after_commit(report_id) -> None:
-    """Note the report's revision in the status cache once the current transaction commits."""
+def revision_note_after_commit(report_id, *, revision: int | None = None, owner_id=None) -> None:
+    """Note the report's revision in the status cache once the current transaction commits.
+
+    The caller may pass the revision and owner it has just read; otherwise they are read here.
+    """
     if not status_cache.enabled():
         return
-    row = Report.objects.filter(pk=report_id).values_list("revision", "owner_id").first()
-    if row is not None:
+    if revision is None:
+        row = Report.objects.filter(pk=report_id).values_list("revision", "owner_id").first()
+        if row is None:
+            return
         revision, owner_id = row
-        transaction.on_commit(
-            lambda: status_cache.note(report_id=report_id, revision=revision, owner_id=owner_id), robust=True
-        )
+    transaction.on_commit(
+        lambda: status_cache.note(report_id=report_id, revision=revision, owner_id=owner_id), robust=True
+    )
 
 
 def queue_counter(queue: str, counter: str) -> str:
@@ -50,19 +56,38 @@ def queue_counter(queue: str, counter: str) -> str:
 
 
 def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool = False) -> None:
-    changes = {
-        queue_counter(queue, "failed" if failed else "done"): F(
-            queue_counter(queue, "failed" if failed else "done")
-        )
-        + 1
-    }
+    counter = queue_counter(queue, "failed" if failed else "done")
+    changes = {counter: F(counter) + 1}
     if reused:
         changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) + 1
     Report.objects.filter(pk=report_id).update(**revised(**changes))
-    if report_advance(report_id=report_id):
-        # The last fast section ended: the slow ones, held back until now, go out.
-        transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True)
-    revision_note_after_commit(report_id)
+    # What the update left, read back with the revision the status cache needs.
+    # Most sections end with their queue still running: then no transition is
+    # due, and report_advance's two conditional updates are skipped. The read
+    # cannot miss one: the section whose update ends a queue reads its own
+    # update or a later one (inside the runner's transaction, exactly its own:
+    # the row stays locked by the update until the commit).
+    row = (
+        Report.objects.filter(pk=report_id)
+        .values_list(*_COUNTERS, "ready_at", "completed_at", "revision", "owner_id")
+        .first()
+    )
+    if row is None:
+        return  # deleted meanwhile
+    fast_total, fast_done, fast_failed, slow_total, slow_done, slow_failed, ready_at, completed_at, *note = (
+        row
+    )
+    fast_ended = fast_total == fast_done + fast_failed
+    slow_ended = slow_total == slow_done + slow_failed
+    if completed_at is None and fast_ended and (ready_at is None or slow_ended):
+        if report_advance(report_id=report_id):
+            # The last fast section ended: the slow ones, held back until now, go out.
+            transaction.on_commit(
+                lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True
+            )
+        revision_note_after_commit(report_id)
+    else:
+        revision_note_after_commit(report_id, revision=note[0], owner_id=note[1])
 
 
 def report_mark_started(*, report_id) -> None:
