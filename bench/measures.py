@@ -23,7 +23,7 @@ from reports import merge, runner, services
 from reports.models import Partial, Report, ReportTask
 from reports.sections import REGISTRY, SECTIONS, SectionContext, SectionError
 
-from . import stack
+from . import cpu, stack
 from .http import ApiClient, status_pollers
 from .results import percentile, ratio, rounded
 
@@ -133,7 +133,9 @@ def broker_purge() -> None:
                 connection.close()
 
 
-def serial_fast(*, owner, player_ids: list[int], runs: int = RUNS) -> dict:
+def serial_fast(
+    *, owner, player_ids: list[int], runs: int = RUNS, cpu_roots: dict[str, int] | None = None
+) -> dict:
     """The fast sections of a report computed and stored one after another here, by reports.runner.
 
     The report is created by the same service as the API (so its messages go
@@ -141,8 +143,11 @@ def serial_fast(*, owner, player_ids: list[int], runs: int = RUNS) -> dict:
     is then deleted, which removes its partials, so the next run and the squad
     report after this one start cold. The median of `runs` runs.
     """
+    before = cpu.cpu_by_role(cpu_roots or {})
     times = [_serial_fast_once(owner=owner, player_ids=player_ids) for _ in range(runs)]
+    used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots or {}))
     return {
+        **{f"serial_fast_cpu.{role}_s": rounded(seconds / runs) for role, seconds in used.items()},
         "serial_fast_s": rounded(statistics.median(times)),
         "serial_fast_runs_s": ", ".join(f"{value:.2f}" for value in times),
         "serial_fast_tasks": len(player_ids) * len(FAST_SECTIONS),
@@ -216,21 +221,28 @@ def _wait_for(
             time.sleep(WATCH_INTERVAL_S)
 
 
-def squad_cold(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
+def squad_cold(
+    client: ApiClient, *, player_ids: list[int], name: str, cpu_roots: dict[str, int] | None = None
+) -> dict:
     """A squad report from POST to ready and to complete; data reads while slow sections run and after.
 
     Times are taken against the report's own `ready_at` and `completed_at`,
-    written by the workers, from the moment the POST was sent.
+    written by the workers, from the moment the POST was sent; the CPU of
+    each process role from then until the report is seen ready.
     """
+    cpu_before = cpu.cpu_by_role(cpu_roots or {})
     posted = time.time()
     body, create_ms = client.report_create(name=name, player_ids=player_ids)
     report_id = body["id"]
     live: list[float] = []
+    cpu_at_ready: dict[str, float] = {}
 
     def read_live(report: Report) -> None:
         if report.ready_at is None:
             time.sleep(WATCH_INTERVAL_S)
             return
+        if not cpu_at_ready:
+            cpu_at_ready.update(cpu.cpu_by_role(cpu_roots or {}))
         answer, ms = client.report_data(report_id)
         partials = answer.headers.get("X-Report-Source") == merge.SOURCE_PARTIALS
         # Counted only when read while slow sections were still outstanding.
@@ -250,6 +262,10 @@ def squad_cold(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
         if answer.headers.get("X-Report-Source") == merge.SOURCE_MERGED:
             merged.append(ms)
     figures = {
+        **{
+            f"squad_ready_cpu.{role}_s": rounded(seconds)
+            for role, seconds in cpu.cpu_used(cpu_before, cpu_at_ready).items()
+        },
         "squad_players": len(player_ids),
         "squad_create_ms": rounded(create_ms),
         "squad_ready_s": rounded(report.ready_at.timestamp() - posted),
@@ -265,7 +281,14 @@ def squad_cold(client: ApiClient, *, player_ids: list[int], name: str) -> dict:
     return figures
 
 
-def squad_cold_runs(client: ApiClient, *, player_ids: list[int], name: str, runs: int = RUNS) -> dict:
+def squad_cold_runs(
+    client: ApiClient,
+    *,
+    player_ids: list[int],
+    name: str,
+    runs: int = RUNS,
+    cpu_roots: dict[str, int] | None = None,
+) -> dict:
     """`runs` cold squad reports one after another (each deleted, partials and all, but the last): medians.
 
     One run is at the mercy of whatever else the two cores do at that moment;
@@ -274,7 +297,9 @@ def squad_cold_runs(client: ApiClient, *, player_ids: list[int], name: str, runs
     """
     results = []
     for run in range(runs):
-        figures = squad_cold(client, player_ids=player_ids, name=f"{name} ({run + 1} of {runs})")
+        figures = squad_cold(
+            client, player_ids=player_ids, name=f"{name} ({run + 1} of {runs})", cpu_roots=cpu_roots
+        )
         if run < runs - 1:
             services.report_delete(report=_report_row(figures["_report_id"]))
             if Partial.objects.exists():
@@ -283,7 +308,15 @@ def squad_cold_runs(client: ApiClient, *, player_ids: list[int], name: str, runs
                 )
         results.append(figures)
     combined = dict(results[-1])
-    for key in ("squad_create_ms", "squad_ready_s", "squad_complete_s", "live_merge_ms", "merged_read_ms"):
+    cpu_keys = sorted({key for figures in results for key in figures if key.startswith("squad_ready_cpu.")})
+    for key in (
+        "squad_create_ms",
+        "squad_ready_s",
+        "squad_complete_s",
+        "live_merge_ms",
+        "merged_read_ms",
+        *cpu_keys,
+    ):
         values = [figures[key] for figures in results if key in figures]
         if values:
             combined[key] = rounded(statistics.median(values))

@@ -138,7 +138,7 @@ def run_production(out: Path) -> dict:
                 "stack.production.storage": "S3 on moto_server (in memory, local HTTP)",
             }
         )
-        figures.update(_measure(env, log_dir, cleanup, production=True))
+        figures.update(_measure(env, log_dir, cleanup, production=True, cpu_roots={"moto": moto.popen.pid}))
     return figures
 
 
@@ -155,7 +155,14 @@ def run_embedded(out: Path) -> dict:
         return _measure(env, log_dir, cleanup, production=False)
 
 
-def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, production: bool) -> dict:
+def _measure(
+    env: dict[str, str],
+    log_dir: Path,
+    cleanup: ExitStack,
+    *,
+    production: bool,
+    cpu_roots: dict[str, int] | None = None,
+) -> dict:
     import django
 
     django.setup()
@@ -210,14 +217,18 @@ def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, producti
         f"serial baseline: fast sections of {len(squad)} players, computed and stored in one process,"
         f" {measures.RUNS} times..."
     )
-    figures.update(measures.serial_fast(owner=owner, player_ids=squad))
+    # Processes whose CPU the serial and squad figures break down (bench.cpu), by role.
+    cpu_roots = dict(cpu_roots or {})
+    figures.update(measures.serial_fast(owner=owner, player_ids=squad, cpu_roots=cpu_roots))
 
     say("starting workers (fast, slow; --autoscale=6,1) and gunicorn...")
     for queue in ("fast", "slow"):
         worker = stack.worker_start(queue, env=env, log_dir=log_dir)
         cleanup.callback(worker.stop)
+        cpu_roots[f"{queue}_pool"] = worker.popen.pid
     web, base_url = stack.web_start(env=env, log_dir=log_dir)
     cleanup.callback(web.stop)
+    cpu_roots["web"] = web.popen.pid
     figures["web_server"] = (
         f"gunicorn gthread, {stack.WEB_WORKERS} workers x {stack.WEB_THREADS} threads, keep-alive"
     )
@@ -230,7 +241,7 @@ def _measure(env: dict[str, str], log_dir: Path, cleanup: ExitStack, *, producti
     )
 
     say(f"cold squad report ({len(squad)} players, all sections), {measures.RUNS} times...")
-    cold = measures.squad_cold_runs(client, player_ids=squad, name=f"bench: {label}")
+    cold = measures.squad_cold_runs(client, player_ids=squad, name=f"bench: {label}", cpu_roots=cpu_roots)
     report_id = cold.pop("_report_id")
     figures.update(cold)
     if production:

@@ -5,11 +5,16 @@ workers; they run in `make bench`, not here.
 """
 
 import json
+import subprocess
+import sys
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from threading import Thread
 
 import pytest
 
+from bench.cpu import cpu_by_role, cpu_used
 from bench.http import status_pollers
 from bench.importing import BASELINE_LINE
 from bench.machine import machine_details
@@ -183,3 +188,28 @@ def test_server_times_are_read_from_the_access_log_after_an_offset(tmp_path):
         out.write("GET /api/reports/a/ 304 5\nGET /api/reports/b/ 304 90\nPOST /api/reports/a/ 202 40\n")
         out.write("GET /api/reports/a/ 200 12\n")
     assert server_times_ms(tmp_path, offset=offset, method="GET", path="/api/reports/a/") == [5.0, 12.0]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_cpu_by_role_counts_a_process_tree_and_this_process():
+    # A parent that burns half a second of CPU in a child of its own: the root's role counts both.
+    burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.5: pass')"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}]); input()",
+        ],
+        stdin=subprocess.PIPE,
+    )
+    try:
+        before = cpu_by_role({"tree": parent.pid})
+        deadline = time.monotonic() + 30
+        while cpu_by_role({"tree": parent.pid}).get("tree", 0.0) - before.get("tree", 0.0) < 0.4:
+            assert time.monotonic() < deadline, "the child's CPU was not counted under its parent"
+            time.sleep(0.05)
+        used = cpu_used(before, cpu_by_role({"tree": parent.pid}))
+        assert 0.4 <= used["tree"] < 5
+        assert "bench" in used and used["bench"] >= 0
+    finally:
+        parent.communicate(b"\n", timeout=30)
