@@ -108,8 +108,8 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         # worker of the report updates, written last: its lock is held for the
         # least time.
         with transaction.atomic():
-            # The row may exist already: another report's task stored the same
-            # inputs at the same moment, or an earlier attempt of this one did.
+            # The row may exist already: another report's task of the same
+            # inputs may have stored it since this one's claim.
             Partial.objects.bulk_create(
                 [Partial(key=task.partial_key, section=section.name, player_id=task.player_id)],
                 ignore_conflicts=True,
