@@ -1,6 +1,20 @@
-"""A guard around a race in billiard's process pool that `--autoscale` triggers.
+"""The worker pools' autoscaling: how long grown processes stay, and a guard around a race in billiard.
 
-billiard (4.3.2, the latest) appends a new pool process to the pool list
+Processes stay. Celery's autoscaler retires a process idle for
+AUTOSCALE_KEEPALIVE seconds, 30 by default. Analysts create reports minutes
+apart, so with that default nearly every report found its pool shrunk to one
+process: the pool forked five new ones while the report waited, and each new
+process paid for its first sections again (fresh database connections,
+caches, pages copied from the parent). A cold 25-player squad that found the
+pool shrunk was ready in 2.65 s, against 1.8-2.1 s (docs/performance.md).
+Our autoscaler is Celery's with a keepalive of WORKER_AUTOSCALE_KEEPALIVE_S
+(from the same AUTOSCALE_KEEPALIVE variable, 600 s unless set). The pool
+still grows from one process to six and shrinks back to one
+(`--autoscale=6,1`); only the wait before it shrinks is longer, and the
+autoscaler also checks that often, so an idle pool is back to one process
+within 10 to 20 minutes.
+
+The race: billiard (4.3.2, the latest) appends a new pool process to the pool list
 before starting it. When the autoscaler grows the pool in its thread while
 the pool's supervisor thread checks for exited processes, the supervisor sees
 the not-yet-started process (no pid), takes it for an exited one and crashes
@@ -15,6 +29,16 @@ import functools
 import threading
 
 from billiard.pool import Pool
+from celery.worker import autoscale
+from django.conf import settings
+
+
+class Autoscaler(autoscale.Autoscaler):
+    """Celery's autoscaler with the keepalive of WORKER_AUTOSCALE_KEEPALIVE_S (CELERY_WORKER_AUTOSCALER)."""
+
+    def __init__(self, *args, keepalive: float | None = None, **kwargs):
+        super().__init__(*args, keepalive=keepalive or settings.WORKER_AUTOSCALE_KEEPALIVE_S, **kwargs)
+
 
 _pool_lock = threading.RLock()
 

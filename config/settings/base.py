@@ -249,6 +249,11 @@ WORKER_NICENESS = {
     "fast": env.int("FAST_WORKER_NICENESS", default=5),
     "slow": env.int("SLOW_WORKER_NICENESS", default=10),
 }
+# Seconds a grown pool process may sit idle before the autoscaler retires it
+# (tasks.pool.Autoscaler). Celery's own variable, with our default: its 30 s
+# made nearly every report wait for its pool to grow again.
+WORKER_AUTOSCALE_KEEPALIVE_S = env.float("AUTOSCALE_KEEPALIVE", default=600.0)
+CELERY_WORKER_AUTOSCALER = "tasks.pool:Autoscaler"
 # How long the API waits for the broker before answering 503.
 BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 # How long /readyz waits for each dependency (database, broker, result
