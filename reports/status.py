@@ -69,25 +69,23 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     # the row stays locked by the update until the commit).
     row = (
         Report.objects.filter(pk=report_id)
-        .values_list(*_COUNTERS, "ready_at", "completed_at", "revision", "owner_id")
+        .values(*_COUNTERS, "ready_at", "completed_at", "revision", "owner_id")
         .first()
     )
     if row is None:
         return  # deleted meanwhile
-    fast_total, fast_done, fast_failed, slow_total, slow_done, slow_failed, ready_at, completed_at, *note = (
-        row
-    )
-    fast_ended = fast_total == fast_done + fast_failed
-    slow_ended = slow_total == slow_done + slow_failed
-    if completed_at is None and fast_ended and (ready_at is None or slow_ended):
+    fast_ended = row["fast_total"] == row["fast_done"] + row["fast_failed"]
+    slow_ended = row["slow_total"] == row["slow_done"] + row["slow_failed"]
+    # report_advance's own conditions, checked first so that it runs only when one may match.
+    if row["completed_at"] is None and fast_ended and (row["ready_at"] is None or slow_ended):
         if report_advance(report_id=report_id):
             # The last fast section ended: the slow ones, held back until now, go out.
             transaction.on_commit(
                 lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True
             )
-        revision_note_after_commit(report_id)
+        revision_note_after_commit(report_id)  # read again: report_advance may have moved it
     else:
-        revision_note_after_commit(report_id, revision=note[0], owner_id=note[1])
+        revision_note_after_commit(report_id, revision=row["revision"], owner_id=row["owner_id"])
 
 
 def report_mark_started(*, report_id) -> None:
