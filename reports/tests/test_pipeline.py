@@ -365,3 +365,24 @@ def test_reaper_leaves_held_back_slow_sections_until_a_minute_after_ready(
     worker_pool.ensure("slow")
     report = wait_for(lambda: ended(report_id), message="the reaped slow sections to end")
     assert report.status == ReportStatus.COMPLETE
+
+
+def test_publishing_sections_does_not_subscribe_to_their_results(
+    worker_pool, transactional_db, auth_client, monkeypatch
+):
+    """Nothing reads a section's Celery result (the database holds its state), so a dispatch must not wait for it.
+
+    Celery subscribes the publishing process to a task's result (a Redis
+    SUBSCRIBE, then UNSUBSCRIBE when the handle is dropped) unless the message
+    says its result is ignored: two round trips per message in the POST.
+    """
+    subscribed = []
+    monkeypatch.setattr(
+        current_app.backend, "on_task_call", lambda producer, task_id: subscribed.append(task_id)
+    )
+    league = small_league()
+    worker_pool.ensure()  # nothing served: the messages stay in the broker
+    report_id = create(auth_client, league.player_ids[:2], sections=["profile", "season_stats"])
+
+    assert ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=False).count() == 4
+    assert subscribed == []
