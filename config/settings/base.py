@@ -254,6 +254,8 @@ WORKER_NICENESS = {
 # made nearly every report wait for its pool to grow again.
 WORKER_AUTOSCALE_KEEPALIVE_S = env.float("AUTOSCALE_KEEPALIVE", default=600.0)
 CELERY_WORKER_AUTOSCALER = "tasks.pool:Autoscaler"
+# Task events without publisher confirms (tasks.consumer).
+CELERY_WORKER_CONSUMER = "tasks.consumer:Consumer"
 # How long the API waits for the broker before answering 503.
 BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 # How long /readyz waits for each dependency (database, broker, result
