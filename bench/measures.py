@@ -11,6 +11,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -32,8 +33,10 @@ logger = logging.getLogger("bench")
 FAST_SECTIONS = [section.name for section in REGISTRY if section.queue == "fast"]
 # A report is given this long to become ready and complete before the run fails.
 REPORT_DEADLINE_S = 900
-# How often the bench looks at a running report's row.
-WATCH_INTERVAL_S = 0.05
+# How often the bench looks at a running report's row. The figures come from
+# the times the workers write (ready_at, completed_at), not from when the bench
+# sees them; every look is a query on the two cores the run is measured on.
+WATCH_INTERVAL_S = 0.1
 # Pause between two data reads while slow sections run: one user re-reading, not a flood.
 LIVE_READ_PAUSE_S = 0.25
 # Runs of the serial baseline and of the cold squad report: their medians are the figures.
@@ -133,23 +136,45 @@ def broker_purge() -> None:
                 connection.close()
 
 
-def serial_fast(
-    *, owner, player_ids: list[int], runs: int = RUNS, cpu_roots: dict[str, int] | None = None
-) -> dict:
+@contextmanager
+def consumers_paused(workers: dict[str, str]):
+    """The workers (queue -> node name) stop taking messages, and take them again after.
+
+    With Celery's remote control (cancel_consumer, add_consumer): the pools
+    stay up and warm, as between two reports. What was published meanwhile is
+    purged before they consume again.
+    """
+    from celery import current_app
+
+    def each(command: str) -> None:
+        for queue, node in workers.items():
+            replies = getattr(current_app.control, command)(queue, destination=[node], reply=True, timeout=10)
+            if not any(node in reply and "ok" in reply[node] for reply in replies or ()):
+                raise RuntimeError(f"{command} {queue} on {node} answered {replies!r}")
+
+    each("cancel_consumer")
+    try:
+        yield
+    finally:
+        broker_purge()
+        each("add_consumer")
+
+
+def serial_fast(*, owner, player_ids: list[int], cpu_roots: dict[str, int] | None = None) -> dict:
     """The fast sections of a report computed and stored one after another here, by reports.runner.
 
     The report is created by the same service as the API (so its messages go
-    to the broker); no worker consumes them before they are purged. The report
-    is then deleted, which removes its partials, so the next run and the squad
-    report after this one start cold. The median of `runs` runs.
+    to the broker); the workers are paused (consumers_paused) and its
+    messages purged. The report is then deleted, which removes its partials,
+    so the squad report after this one starts cold. One run: its time, and
+    the CPU of each role over the whole run (creation and deletion included).
     """
     before = cpu.cpu_by_role(cpu_roots or {})
-    times = [_serial_fast_once(owner=owner, player_ids=player_ids) for _ in range(runs)]
+    elapsed = _serial_fast_once(owner=owner, player_ids=player_ids)
     used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots or {}))
     return {
-        **{f"serial_fast_cpu.{role}_s": rounded(seconds / runs) for role, seconds in used.items()},
-        "serial_fast_s": rounded(statistics.median(times)),
-        "serial_fast_runs_s": ", ".join(f"{value:.2f}" for value in times),
+        **{f"serial_fast_cpu.{role}_s": seconds for role, seconds in used.items()},
+        "serial_fast_s": elapsed,
         "serial_fast_tasks": len(player_ids) * len(FAST_SECTIONS),
     }
 
@@ -170,7 +195,6 @@ def _serial_fast_once(*, owner, player_ids: list[int]) -> float:
         raise RuntimeError(
             f"the serial baseline did not end cleanly: {report.status}, {report.fast_failed} failed"
         )
-    broker_purge()
     services.report_delete(report=report)
     if Partial.objects.exists():
         raise RuntimeError(
@@ -281,22 +305,29 @@ def squad_cold(
     return figures
 
 
-def squad_cold_runs(
+def paired_runs(
     client: ApiClient,
     *,
+    owner,
     player_ids: list[int],
     name: str,
+    workers: dict[str, str],
     runs: int = RUNS,
     cpu_roots: dict[str, int] | None = None,
 ) -> dict:
-    """`runs` cold squad reports one after another (each deleted, partials and all, but the last): medians.
+    """The serial baseline and a cold squad report, one right after the other, `runs` times: medians.
 
-    One run is at the mercy of whatever else the two cores do at that moment;
-    the median of three is a figure to compare runs by. The last report is
-    kept for the reuse and storage measurements.
+    `ready_vs_serial` is the median of each pair's ratio. The two sides of a
+    pair run within seconds of each other, so both see the host at the same
+    speed: on a shared host that speed drifted by a fifth over minutes, which
+    moved a ratio of two medians taken minutes apart by as much. Each squad
+    report is deleted, partials and all, but the last, which is kept for the
+    reuse and storage measurements.
     """
-    results = []
+    serials, squads = [], []
     for run in range(runs):
+        with consumers_paused(workers):
+            serials.append(serial_fast(owner=owner, player_ids=player_ids, cpu_roots=cpu_roots))
         figures = squad_cold(
             client, player_ids=player_ids, name=f"{name} ({run + 1} of {runs})", cpu_roots=cpu_roots
         )
@@ -306,9 +337,9 @@ def squad_cold_runs(
                 raise RuntimeError(
                     "partials are left after deleting a squad report; the next run would not be cold"
                 )
-        results.append(figures)
-    combined = dict(results[-1])
-    cpu_keys = sorted({key for figures in results for key in figures if key.startswith("squad_ready_cpu.")})
+        squads.append(figures)
+    combined = dict(squads[-1])
+    cpu_keys = sorted({key for figures in squads for key in figures if key.startswith("squad_ready_cpu.")})
     for key in (
         "squad_create_ms",
         "squad_ready_s",
@@ -317,11 +348,25 @@ def squad_cold_runs(
         "merged_read_ms",
         *cpu_keys,
     ):
-        values = [figures[key] for figures in results if key in figures]
+        values = [figures[key] for figures in squads if key in figures]
         if values:
             combined[key] = rounded(statistics.median(values))
-    combined["squad_ready_runs_s"] = ", ".join(f"{figures['squad_ready_s']:.2f}" for figures in results)
-    combined["squad_runs"] = runs
+    serial_keys = sorted({key for figures in serials for key in figures if key.startswith("serial_fast")})
+    for key in serial_keys:
+        combined[key] = rounded(statistics.median(figures.get(key, 0.0) for figures in serials))
+    pairs = [
+        squad["squad_ready_s"] / serial["serial_fast_s"]
+        for squad, serial in zip(squads, serials, strict=True)
+    ]
+    combined.update(
+        {
+            "ready_vs_serial": rounded(statistics.median(pairs)),
+            "ready_vs_serial_runs": ", ".join(f"{value:.3f}" for value in pairs),
+            "serial_fast_runs_s": ", ".join(f"{figures['serial_fast_s']:.2f}" for figures in serials),
+            "squad_ready_runs_s": ", ".join(f"{figures['squad_ready_s']:.2f}" for figures in squads),
+            "squad_runs": runs,
+        }
+    )
     return combined
 
 
@@ -458,9 +503,8 @@ def s3_costs(report_id: str) -> dict:
 
 
 def derived(figures: dict) -> dict:
-    """The ratios of figures measured side by side in the same run."""
+    """The ratios of figures measured side by side in the same run (ready_vs_serial: paired_runs)."""
     out = {
-        "ready_vs_serial": ratio(figures.get("squad_ready_s"), figures.get("serial_fast_s")),
         "reuse_speedup": ratio(figures.get("squad_ready_s"), figures.get("reuse_ready_s")),
         "merged_vs_live": ratio(figures.get("merged_read_ms"), figures.get("live_merge_ms")),
     }

@@ -213,19 +213,16 @@ def _measure(
         say(f"section compute times over {len(sample)} players (in-process)...")
         figures.update(measures.section_times(sample, warm_up_player=warm_up))
 
-    say(
-        f"serial baseline: fast sections of {len(squad)} players, computed and stored in one process,"
-        f" {measures.RUNS} times..."
-    )
     # Processes whose CPU the serial and squad figures break down (bench.cpu), by role.
     cpu_roots = dict(cpu_roots or {})
-    figures.update(measures.serial_fast(owner=owner, player_ids=squad, cpu_roots=cpu_roots))
 
     say("starting workers (fast, slow; --autoscale=6,1) and gunicorn...")
+    workers = {}
     for queue in ("fast", "slow"):
         worker = stack.worker_start(queue, env=env, log_dir=log_dir)
         cleanup.callback(worker.stop)
         cpu_roots[f"{queue}_pool"] = worker.popen.pid
+        workers[queue] = worker.node
     web, base_url = stack.web_start(env=env, log_dir=log_dir)
     cleanup.callback(web.stop)
     cpu_roots["web"] = web.popen.pid
@@ -240,8 +237,19 @@ def _measure(
         measures.celery_overhead() if production else measures.celery_overhead(samples=20, burst=100)
     )
 
-    say(f"cold squad report ({len(squad)} players, all sections), {measures.RUNS} times...")
-    cold = measures.squad_cold_runs(client, player_ids=squad, name=f"bench: {label}", cpu_roots=cpu_roots)
+    say(
+        f"serial baseline (fast sections of {len(squad)} players, computed and stored in this process,"
+        f" workers paused) and cold squad report (all sections), one after the other,"
+        f" {measures.RUNS} times..."
+    )
+    cold = measures.paired_runs(
+        client,
+        owner=owner,
+        player_ids=squad,
+        name=f"bench: {label}",
+        workers=workers,
+        cpu_roots=cpu_roots,
+    )
     report_id = cold.pop("_report_id")
     figures.update(cold)
     if production:

@@ -65,6 +65,7 @@ class Process:
     def __init__(self, args: list[str], *, env: dict[str, str], log: Path):
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log
+        self.node: str | None = None  # a Celery worker's node name
         self._handle = log.open("ab")
         self.offset = log.stat().st_size
         self.popen = subprocess.Popen(
@@ -192,7 +193,11 @@ def mysql_database_drop(url: str) -> None:
 
 
 def worker_start(queue: str, *, env: dict[str, str], log_dir: Path) -> Process:
-    """A Celery worker for one queue, as CONTRACT section 6 runs it; returns once it consumes."""
+    """A Celery worker for one queue, as CONTRACT section 6 runs it; returns once it consumes.
+
+    Its node name (for remote control) is the returned process's `node`.
+    """
+    name = f"{queue}-bench-{uuid.uuid4().hex[:6]}"
     process = Process(
         [
             sys.executable,
@@ -205,7 +210,7 @@ def worker_start(queue: str, *, env: dict[str, str], log_dir: Path) -> Process:
             queue,
             WORKER_CONCURRENCY,
             "-n",
-            f"{queue}-bench-{uuid.uuid4().hex[:6]}@%h",
+            f"{name}@%h",
             "--without-gossip",
             "--without-mingle",
             "-l",
@@ -218,6 +223,8 @@ def worker_start(queue: str, *, env: dict[str, str], log_dir: Path) -> Process:
     _wait(
         lambda: process.logged(b" ready."), process=process.popen, what=f"the {queue} worker", log=process.log
     )
+    # Celery expands %h to the host name as socket.gethostname() gives it.
+    process.node = f"{name}@{socket.gethostname()}"
     return process
 
 
