@@ -67,11 +67,15 @@ def status_body(request, report: Report, *, detail: bool = False) -> dict:
         "sections": report.sections,
         "progress": selectors.report_progress(report),
         "eta_seconds": selectors.report_eta_seconds(report),
-        "data_url": request.build_absolute_uri(reverse("report-data", kwargs={"report_id": report.pk})),
+        "data_url": _data_url(request, report.pk),
     }
     if detail:
         body["tasks"] = TaskSerializer(selectors.report_tasks(report), many=True).data
     return body
+
+
+def _data_url(request, report_id) -> str:
+    return request.build_absolute_uri(reverse("report-data", kwargs={"report_id": report_id}))
 
 
 def _idempotency_key(request) -> str | None:
@@ -167,19 +171,29 @@ class ReportDetailApi(APIView):
     def get(self, request, report_id):
         detail = request.query_params.get("detail") == "tasks"
         if_none_match = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",") if tag]
-        noted = status_cache.lookup(report_id) if if_none_match and not detail else None
-        if noted is not None:
-            # A poller's usual request: answered from Redis, without the database.
+        noted, kept = status_cache.lookup_with_body(report_id) if not detail else (None, None)
+        if noted is not None and selectors.report_visible(request.user, owner_id=noted.owner_id):
+            # A poller's usual request, and a first one at a revision already read:
+            # answered from Redis, without the database.
             etag = selectors.revision_etag(noted.revision)
-            if etag in if_none_match and selectors.report_visible(request.user, owner_id=noted.owner_id):
+            if etag in if_none_match:
                 return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+            if kept is not None:
+                return Response({**kept, "data_url": _data_url(request, report_id)}, headers={"ETag": etag})
         report = self._report(request, report_id)
         if not detail and (noted is None or noted.revision < report.revision):
             status_cache.note(report_id=report.pk, revision=report.revision, owner_id=report.owner_id)
         etag = selectors.report_etag(report, detail=detail)
         if etag in if_none_match:
             return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
-        return Response(status_body(request, report, detail=detail), headers={"ETag": etag})
+        body = status_body(request, report, detail=detail)
+        if not detail:
+            status_cache.keep_body(
+                report_id=report.pk,
+                revision=report.revision,
+                body={name: value for name, value in body.items() if name != "data_url"},
+            )
+        return Response(body, headers={"ETag": etag})
 
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request, report_id):

@@ -20,12 +20,17 @@ What can go wrong, and what bounds it:
 - Redis unreachable: every request takes the database path; nothing fails.
 - The cache is not Redis (the embedded stack): this module does nothing.
 
+Beside the revision, Redis keeps the status body last read from the database
+(keep_body), served to a first, unconditional GET at exactly that revision:
+every poller's first request, which used to read the database too.
+
 A deleted report's entry becomes a tombstone that outranks every revision,
 so a read that raced the delete cannot bring it back; if writing it fails,
 the owner gets 304 instead of 404 for at most ENTRY_TTL_S.
 """
 
 import functools
+import json
 import logging
 from typing import NamedTuple
 
@@ -90,18 +95,54 @@ def note(*, report_id, revision: int, owner_id: int) -> None:
 
 def lookup(report_id) -> Entry | None:
     """The latest revision noted for the report, or None: then the database answers."""
+    return lookup_with_body(report_id)[0]
+
+
+def lookup_with_body(report_id) -> tuple[Entry | None, dict | None]:
+    """The latest revision noted, and the status body kept for exactly that revision (or None); one round trip."""
     client, key = _client_and_key(report_id)
     if client is None:
-        return None
+        return None, None
     try:
-        value = client.get(key)
+        value, kept = client.mget([key, _body_key(report_id)])
     except RedisError as exc:
         logger.warning("status cache unreachable, lookup skipped: %s", exc)
-        return None
+        return None, None
     if value is None:
-        return None
+        return None, None
     revision, owner_id = value.split()
-    return Entry(int(revision), int(owner_id))
+    entry = Entry(int(revision), int(owner_id))
+    if kept is None:
+        return entry, None
+    kept_revision, _, body = kept.partition(b" ")
+    # A body kept for an earlier revision is not this one's; the database answers.
+    return entry, (json.loads(body) if int(kept_revision) == entry.revision else None)
+
+
+def keep_body(*, report_id, revision: int, body: dict) -> None:
+    """Keep the status body read from the database at `revision`, for the next first GET of the same revision.
+
+    The first request of every poller is unconditional, so it would read the
+    report from the database even when nothing changed; with 100 tabs opening
+    a report in the same second while its workers keep the database busy,
+    those reads were most of the slowest answers (docs/performance.md). The
+    body leaves out what depends on the request (the data URL). It is only
+    ever served for the revision it was read at, so a late writer of an older
+    body makes a miss, never a stale answer. Its estimate (eta_seconds) is
+    that of the first reader, for at most ENTRY_TTL_S, as a poller holding
+    the same ETag sees it too.
+    """
+    client, _ = _client_and_key(report_id)
+    if client is None:
+        return
+    try:
+        client.set(_body_key(report_id), f"{revision} {json.dumps(body)}", ex=ENTRY_TTL_S)
+    except RedisError as exc:
+        logger.warning("status cache unreachable, body of %s not kept: %s", report_id, exc)
+
+
+def _body_key(report_id) -> str:
+    return caches["default"].make_and_validate_key(f"report-status-body:{report_id}")
 
 
 def forget(report_id) -> None:

@@ -112,6 +112,48 @@ def test_a_poll_that_matches_the_noted_revision_is_answered_without_the_database
         assert _status(auth_client, report_id, etag).status_code == 304
 
 
+def test_a_first_get_at_a_revision_already_read_is_answered_without_the_database(
+    auth_client, report_id, django_assert_num_queries
+):
+    """Every poller's first request is unconditional; the second one at the same revision needs no database."""
+    first = _status(auth_client, report_id)
+    with django_assert_num_queries(0):
+        again = _status(auth_client, report_id)
+    assert again.status_code == 200 and again["ETag"] == first["ETag"]
+    body = again.json()
+    # The data URL is built for each request; the rest is the status read from the database.
+    assert body["data_url"] == f"http://testserver{URL}{report_id}/data/"
+    assert body == first.json()
+
+
+def test_a_first_get_after_a_change_reads_the_new_status(
+    auth_client, report_id, django_capture_on_commit_callbacks
+):
+    before = _status(auth_client, report_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        report_count_terminal(report_id=report_id, queue="fast", failed=False)
+    after = _status(auth_client, report_id)
+    assert after["ETag"] != before["ETag"]
+    assert after.json()["progress"]["fast"]["done"] == 1
+
+
+def test_someone_else_gets_404_not_the_kept_status(auth_client, report_id, other_user):
+    from rest_framework.test import APIClient
+
+    assert _status(auth_client, report_id).status_code == 200
+    stranger = APIClient()
+    stranger.force_authenticate(user=other_user)
+    assert _status(stranger, report_id).status_code == 404
+
+
+def test_a_body_kept_for_an_older_revision_is_not_served(auth_client, report_id):
+    etag = _status(auth_client, report_id)["ETag"]
+    revision = int(etag.strip('"r'))
+    status_cache.keep_body(report_id=report_id, revision=revision - 1, body={"stale": True})
+    answer = _status(auth_client, report_id)
+    assert answer.status_code == 200 and "stale" not in answer.json()
+
+
 def test_a_poll_with_an_older_etag_gets_the_new_status(
     auth_client, report_id, django_capture_on_commit_callbacks
 ):
