@@ -4,8 +4,9 @@ import threading
 import uuid
 
 import pytest
-from celery import Celery, current_app
+from celery import Celery
 
+from config.celery_app import app as project_app
 from tasks.consumer import Consumer
 from tasks.tests.conftest import CELERY, RABBITMQ_URL, wait_until
 
@@ -22,7 +23,8 @@ class _ConsumerParts:
 
 
 def test_workers_run_our_consumer():
-    assert current_app.conf.worker_consumer == "tasks.consumer:Consumer"
+    # The project's app, not current_app: a test that creates a Celery app makes that one current.
+    assert project_app.conf.worker_consumer == "tasks.consumer:Consumer"
 
 
 @pytest.mark.services
