@@ -4,9 +4,11 @@ import os
 import signal
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
 from conftest import free_port, wait_for  # noqa: F401  (free_port: imported by the tests)
 
@@ -41,6 +43,18 @@ class Processes:
             )
         self.started.append((process, log))
         return process
+
+    def start_worker(self, name: str, pool: str, env: dict[str, str] | None = None):
+        """A worker of the project on a queue of its own, over RabbitMQ: (queue, node, a client app, process)."""
+        queue = f"{name}-{uuid.uuid4().hex[:12]}"
+        node = f"{queue}@localhost"
+        client = Celery(name, broker=RABBITMQ_URL)
+        process = self.start(
+            "worker",
+            [CELERY, "-A", "config", "worker", "-Q", queue, pool, "-n", node, "--loglevel=INFO"],
+            {"CELERY_BROKER_URL": RABBITMQ_URL, **(env or {})},
+        )
+        return queue, node, client, process
 
     def log(self, process: subprocess.Popen) -> str:
         return next(log for p, log in self.started if p is process).read_text(errors="replace")

@@ -1,11 +1,8 @@
 """A real worker with --autoscale grows its pool under a burst and shrinks it back when idle."""
 
-import uuid
-
 import pytest
-from celery import Celery
 
-from tasks.tests.conftest import CELERY, RABBITMQ_URL, wait_until
+from tasks.tests.conftest import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.services]
 
@@ -18,13 +15,8 @@ BURST = 6
 
 def test_worker_pool_grows_under_a_burst_and_shrinks_when_idle(processes, require_service):
     require_service("rabbitmq")
-    queue = f"autoscale-test-{uuid.uuid4().hex[:12]}"
-    node = f"{queue}@localhost"
-    client = Celery("autoscale-test", broker=RABBITMQ_URL)
-    worker = processes.start(
-        "worker",
-        [CELERY, "-A", "config", "worker", "-Q", queue, "--autoscale=3,1", "-n", node, "--loglevel=INFO"],
-        {"CELERY_BROKER_URL": RABBITMQ_URL, "AUTOSCALE_KEEPALIVE": str(KEEPALIVE_S)},
+    queue, node, client, worker = processes.start_worker(
+        "autoscale-test", "--autoscale=3,1", {"AUTOSCALE_KEEPALIVE": str(KEEPALIVE_S)}
     )
 
     def pool_processes() -> list[int] | None:

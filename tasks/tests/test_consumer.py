@@ -8,7 +8,7 @@ from celery import Celery
 
 from config.celery_app import app as project_app
 from tasks.consumer import Consumer
-from tasks.tests.conftest import CELERY, RABBITMQ_URL, wait_until
+from tasks.tests.conftest import RABBITMQ_URL, wait_until
 
 
 class _ConsumerParts:
@@ -49,14 +49,7 @@ def test_the_event_connection_does_not_confirm_and_task_publishes_still_do(requi
 def test_a_real_worker_sends_task_events_that_a_monitor_receives(processes, require_service):
     """What Flower sees: received, started and succeeded for a task, from a worker running this consumer."""
     require_service("rabbitmq")
-    queue = f"events-test-{uuid.uuid4().hex[:12]}"
-    node = f"{queue}@localhost"
-    client = Celery("events-test", broker=RABBITMQ_URL)
-    worker = processes.start(
-        "worker",
-        [CELERY, "-A", "config", "worker", "-Q", queue, "--concurrency=1", "-n", node, "--loglevel=INFO"],
-        {"CELERY_BROKER_URL": RABBITMQ_URL},
-    )
+    queue, node, client, worker = processes.start_worker("events-test", "--concurrency=1")
     seen: dict[str, list[str]] = {}
     task_id = f"events-test-{uuid.uuid4().hex}"
 
