@@ -171,7 +171,11 @@ class ReportDetailApi(APIView):
     def get(self, request, report_id):
         detail = request.query_params.get("detail") == "tasks"
         if_none_match = [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",") if tag]
-        noted, kept = status_cache.lookup_with_body(report_id) if not detail else (None, None)
+        noted, kept = None, None
+        if not detail and if_none_match:
+            noted = status_cache.lookup(report_id)  # a poller: its ETag needs only the revision
+        elif not detail:
+            noted, kept = status_cache.lookup_with_body(report_id)
         if noted is not None and selectors.report_visible(request.user, owner_id=noted.owner_id):
             # A poller's usual request, and a first one at a revision already read:
             # answered from Redis, without the database.

@@ -95,16 +95,24 @@ def note(*, report_id, revision: int, owner_id: int) -> None:
 
 def lookup(report_id) -> Entry | None:
     """The latest revision noted for the report, or None: then the database answers."""
-    return lookup_with_body(report_id)[0]
+    return _lookup(report_id, with_body=False)[0]
 
 
 def lookup_with_body(report_id) -> tuple[Entry | None, dict | None]:
-    """The latest revision noted, and the status body kept for exactly that revision (or None); one round trip."""
+    """The latest revision noted, and the status body kept for exactly that revision (or None); one round trip.
+
+    For a first, unconditional GET; a poller holding an ETag needs only the
+    revision (lookup), not the body moved from Redis to be thrown away.
+    """
+    return _lookup(report_id, with_body=True)
+
+
+def _lookup(report_id, *, with_body: bool) -> tuple[Entry | None, dict | None]:
     client, key = _client_and_key(report_id)
     if client is None:
         return None, None
     try:
-        value, kept = client.mget([key, _body_key(report_id)])
+        value, kept = client.mget([key, _body_key(report_id)]) if with_body else (client.get(key), None)
     except RedisError as exc:
         logger.warning("status cache unreachable, lookup skipped: %s", exc)
         return None, None

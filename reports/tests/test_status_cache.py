@@ -154,6 +154,16 @@ def test_a_body_kept_for_an_older_revision_is_not_served(auth_client, report_id)
     assert answer.status_code == 200 and "stale" not in answer.json()
 
 
+def test_a_poll_with_an_etag_does_not_fetch_the_kept_body(auth_client, report_id, monkeypatch):
+    etag = _status(auth_client, report_id)["ETag"]
+
+    def body_fetched(report_id):
+        raise AssertionError("a 304 moved the kept body from Redis")
+
+    monkeypatch.setattr(status_cache, "lookup_with_body", body_fetched)
+    assert _status(auth_client, report_id, etag).status_code == 304
+
+
 def test_a_poll_with_an_older_etag_gets_the_new_status(
     auth_client, report_id, django_capture_on_commit_callbacks
 ):
