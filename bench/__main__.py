@@ -41,6 +41,8 @@ NOTES = {
     "live_merge_ms": "p50 of data reads while slow sections run",
     "merged_read_ms": "p50 of data reads served from the merged file",
     "tasks_per_s": "no-op tasks, fast queue",
+    "parallel_vs_serial": "the same fast sections on 6 local processes, no broker: what 2 cores give the work",
+    "ready_vs_parallel": "what the pipeline adds to that",
 }
 
 

@@ -10,6 +10,7 @@ would not put on this host), the broker. `squad_ready_cpu.<role>_s` and
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -35,15 +36,15 @@ def _processes() -> dict[int, tuple[int, str, float]]:
     return found
 
 
-def cpu_by_role(roots: dict[str, int]) -> dict[str, float]:
-    """CPU seconds used so far by each role: each root pid with its descendants, the services, this process."""
+def cpu_by_role(roots: Mapping[str, int | Iterable[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each role: its root pids with their descendants, the services, this process."""
     processes = _processes()
     children: dict[int, list[int]] = {}
     for pid, (parent, _, _) in processes.items():
         children.setdefault(parent, []).append(pid)
     used: dict[str, float] = {}
     for role, root in roots.items():
-        stack = [root]
+        stack = [root] if isinstance(root, int) else list(root)
         while stack:
             pid = stack.pop()
             if pid in processes:

@@ -8,15 +8,18 @@ serial baseline and the section timings run in this process.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import multiprocessing.pool
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import connections
 
 from football.models import Appearance, Team
 from football.selectors import data_version, squad_player_ids
@@ -39,7 +42,9 @@ REPORT_DEADLINE_S = 900
 WATCH_INTERVAL_S = 0.1
 # Pause between two data reads while slow sections run: one user re-reading, not a flood.
 LIVE_READ_PAUSE_S = 0.25
-# Runs of the serial baseline and of the cold squad report: their medians are the figures.
+# Processes of the local pool that the parallel baseline runs on: as many as a worker's pool grows to.
+LOCAL_POOL_PROCESSES = 6
+# Runs of the serial baseline, the local pool and the cold squad report: their medians are the figures.
 RUNS = 3
 
 
@@ -169,38 +174,108 @@ def serial_fast(*, owner, player_ids: list[int], cpu_roots: dict[str, int] | Non
     so the squad report after this one starts cold. One run: its time, and
     the CPU of each role over the whole run (creation and deletion included).
     """
-    before = cpu.cpu_by_role(cpu_roots or {})
-    elapsed = _serial_fast_once(owner=owner, player_ids=player_ids)
-    used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots or {}))
-    return {
-        **{f"serial_fast_cpu.{role}_s": seconds for role, seconds in used.items()},
-        "serial_fast_s": elapsed,
-        "serial_fast_tasks": len(player_ids) * len(FAST_SECTIONS),
-    }
+
+    def one_after_another(task_ids: list[int]) -> None:
+        for task_id in task_ids:
+            runner.report_task_run(report_task_id=task_id)
+
+    return _fast_sections_run(
+        "serial_fast", one_after_another, owner=owner, player_ids=player_ids, cpu_roots=cpu_roots or {}
+    )
 
 
-def _serial_fast_once(*, owner, player_ids: list[int]) -> float:
+def parallel_fast(
+    pool: multiprocessing.pool.Pool, *, owner, player_ids: list[int], cpu_roots: dict[str, int] | None = None
+) -> dict:
+    """The same fast sections as serial_fast, computed by a pool of local processes (local_pool).
+
+    The reference for `ready_vs_serial`: the same records and code as the
+    serial run, on as many processes as a worker's pool grows to, each taking
+    the next record when it is free, with no broker, worker or web server in
+    between. What it cannot beat is what two cores give the work itself; what
+    a squad report takes beyond it (`ready_vs_parallel`) is the pipeline's.
+    """
+
+    def on_the_pool(task_ids: list[int]) -> None:
+        for _ in pool.imap_unordered(_local_pool_task, task_ids, chunksize=1):
+            pass
+
+    roots: dict[str, int | list[int]] = {**(cpu_roots or {}), "local_pool": _pool_pids(pool)}
+    return _fast_sections_run(
+        "parallel_fast", on_the_pool, owner=owner, player_ids=player_ids, cpu_roots=roots
+    )
+
+
+def _fast_sections_run(
+    name: str,
+    run: Callable[[list[int]], None],
+    *,
+    owner,
+    player_ids: list[int],
+    cpu_roots: Mapping[str, int | list[int]],
+) -> dict:
+    before = cpu.cpu_by_role(cpu_roots)
     report, _ = services.report_create(
-        owner=owner, player_ids=player_ids, name="bench: serial baseline", sections=FAST_SECTIONS
+        owner=owner, player_ids=player_ids, name=f"bench: {name}", sections=FAST_SECTIONS
     )
     task_ids = list(
         ReportTask.objects.filter(report=report).order_by("player_id", "id").values_list("pk", flat=True)
     )
     started = time.perf_counter()
-    for task_id in task_ids:
-        runner.report_task_run(report_task_id=task_id)
+    run(task_ids)
     elapsed = time.perf_counter() - started
     report.refresh_from_db()
     if report.ready_at is None or report.fast_failed:
         raise RuntimeError(
-            f"the serial baseline did not end cleanly: {report.status}, {report.fast_failed} failed"
+            f"the {name} run did not end cleanly: {report.status}, {report.fast_failed} failed"
         )
     services.report_delete(report=report)
     if Partial.objects.exists():
         raise RuntimeError(
-            "partials are left after deleting the serial report; the squad run would not be cold"
+            f"partials are left after deleting the {name} report; the next run would not be cold"
         )
-    return elapsed
+    used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots))
+    return {
+        **{f"{name}_cpu.{role}_s": seconds for role, seconds in used.items()},
+        f"{name}_s": elapsed,
+        f"{name}_tasks": len(task_ids),
+    }
+
+
+def _local_pool_task(report_task_id: int) -> None:
+    runner.report_task_run(report_task_id=report_task_id)
+
+
+def _pool_pids(pool: multiprocessing.pool.Pool) -> list[int]:
+    return [process.pid for process in pool._pool]  # type: ignore[attr-defined]
+
+
+def _connections_close() -> None:
+    """Close what a forked process must not share with this one: database connections, the S3 client's sockets."""
+    connections.close_all()
+    s3 = getattr(default_storage, "connection", None)  # a boto3 resource on S3; the file system has none
+    if s3 is not None:
+        s3.meta.client.close()  # its connection pool; the client opens new connections when next used
+
+
+@contextmanager
+def local_pool(processes: int = LOCAL_POOL_PROCESSES) -> Iterator[multiprocessing.pool.Pool]:
+    """Processes forked from this one that run sections as a worker's pool processes do, minus the worker.
+
+    They start with what this process has loaded (bench.phase forks them
+    after the section timings), as the workers' pool processes start with
+    what the worker warmed up (tasks.warmup), and open their own database
+    and storage connections. Fork before this process talks to the broker:
+    kombu's clean-up after a fork shuts down an inherited broker socket,
+    which is the parent's too.
+    """
+    _connections_close()
+    pool = multiprocessing.get_context("fork").Pool(processes)
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
@@ -312,22 +387,26 @@ def paired_runs(
     player_ids: list[int],
     name: str,
     workers: dict[str, str],
+    pool: multiprocessing.pool.Pool,
     runs: int = RUNS,
     cpu_roots: dict[str, int] | None = None,
 ) -> dict:
-    """The serial baseline and a cold squad report, one right after the other, `runs` times: medians.
+    """The serial baseline, the local pool's run and a cold squad report, one after the other, `runs` times.
 
-    `ready_vs_serial` is the median of each pair's ratio. The two sides of a
-    pair run within seconds of each other, so both see the host at the same
-    speed: on a shared host that speed drifted by a fifth over minutes, which
-    moved a ratio of two medians taken minutes apart by as much. Each squad
-    report is deleted, partials and all, but the last, which is kept for the
-    reuse and storage measurements.
+    `ready_vs_serial` is the median of each run's ratio, and so are
+    `parallel_vs_serial` (what two cores give the work itself) and
+    `ready_vs_parallel` (what the pipeline adds to that). The three legs of a
+    run take seconds together, so all see the host at the same speed: on a
+    shared host that speed drifted by a fifth over minutes, which moved a
+    ratio of two medians taken minutes apart by as much. Each squad report is
+    deleted, partials and all, but the last, which is kept for the reuse and
+    storage measurements.
     """
-    serials, squads = [], []
+    serials, parallels, squads = [], [], []
     for run in range(runs):
         with consumers_paused(workers):
             serials.append(serial_fast(owner=owner, player_ids=player_ids, cpu_roots=cpu_roots))
+            parallels.append(parallel_fast(pool, owner=owner, player_ids=player_ids, cpu_roots=cpu_roots))
         figures = squad_cold(
             client, player_ids=player_ids, name=f"{name} ({run + 1} of {runs})", cpu_roots=cpu_roots
         )
@@ -351,22 +430,22 @@ def paired_runs(
         values = [figures[key] for figures in squads if key in figures]
         if values:
             combined[key] = rounded(statistics.median(values))
-    serial_keys = sorted({key for figures in serials for key in figures if key.startswith("serial_fast")})
-    for key in serial_keys:
-        combined[key] = rounded(statistics.median(figures.get(key, 0.0) for figures in serials))
-    pairs = [
-        squad["squad_ready_s"] / serial["serial_fast_s"]
-        for squad, serial in zip(squads, serials, strict=True)
-    ]
-    combined.update(
-        {
-            "ready_vs_serial": rounded(statistics.median(pairs)),
-            "ready_vs_serial_runs": ", ".join(f"{value:.3f}" for value in pairs),
-            "serial_fast_runs_s": ", ".join(f"{figures['serial_fast_s']:.2f}" for figures in serials),
-            "squad_ready_runs_s": ", ".join(f"{figures['squad_ready_s']:.2f}" for figures in squads),
-            "squad_runs": runs,
-        }
-    )
+    for name, runs_of in (("serial_fast", serials), ("parallel_fast", parallels)):
+        for key in sorted({key for figures in runs_of for key in figures if key.startswith(name)}):
+            combined[key] = rounded(statistics.median(figures.get(key, 0.0) for figures in runs_of))
+        combined[f"{name}_runs_s"] = ", ".join(f"{figures[f'{name}_s']:.2f}" for figures in runs_of)
+    for figure, numerators, key, denominators, denominator in (
+        ("ready_vs_serial", squads, "squad_ready_s", serials, "serial_fast_s"),
+        ("parallel_vs_serial", parallels, "parallel_fast_s", serials, "serial_fast_s"),
+        ("ready_vs_parallel", squads, "squad_ready_s", parallels, "parallel_fast_s"),
+    ):
+        ratios = [
+            above[key] / below[denominator] for above, below in zip(numerators, denominators, strict=True)
+        ]
+        combined[figure] = rounded(statistics.median(ratios))
+        combined[f"{figure}_runs"] = ", ".join(f"{value:.3f}" for value in ratios)
+    combined["squad_ready_runs_s"] = ", ".join(f"{figures['squad_ready_s']:.2f}" for figures in squads)
+    combined["squad_runs"] = runs
     return combined
 
 

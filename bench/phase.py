@@ -213,6 +213,11 @@ def _measure(
         say(f"section compute times over {len(sample)} players (in-process)...")
         figures.update(measures.section_times(sample, warm_up_player=warm_up))
 
+    # Forked now, before this process opens a broker connection: a forked
+    # process inherits the sockets open in its parent, and kombu's clean-up
+    # after a fork shuts down the inherited broker connection for both.
+    pool = cleanup.enter_context(measures.local_pool())
+
     # Processes whose CPU the serial and squad figures break down (bench.cpu), by role.
     cpu_roots = dict(cpu_roots or {})
 
@@ -239,8 +244,8 @@ def _measure(
 
     say(
         f"serial baseline (fast sections of {len(squad)} players, computed and stored in this process,"
-        f" workers paused) and cold squad report (all sections), one after the other,"
-        f" {measures.RUNS} times..."
+        f" workers paused), the same on {measures.LOCAL_POOL_PROCESSES} local processes, and a cold squad"
+        f" report (all sections), one after the other, {measures.RUNS} times..."
     )
     cold = measures.paired_runs(
         client,
@@ -248,6 +253,7 @@ def _measure(
         player_ids=squad,
         name=f"bench: {label}",
         workers=workers,
+        pool=pool,
         cpu_roots=cpu_roots,
     )
     report_id = cold.pop("_report_id")

@@ -213,3 +213,20 @@ def test_cpu_by_role_counts_a_process_tree_and_this_process():
         assert "bench" in used and used["bench"] >= 0
     finally:
         parent.communicate(b"\n", timeout=30)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc (Linux)")
+def test_cpu_by_role_sums_a_role_of_several_processes():
+    # The local pool is a role of several processes with no parent of their own but the bench.
+    burn = "import time; t = time.process_time(); exec('while time.process_time() - t < 0.3: pass'); input()"
+    burners = [subprocess.Popen([sys.executable, "-c", burn], stdin=subprocess.PIPE) for _ in range(2)]
+    try:
+        pids = [burner.pid for burner in burners]
+        deadline = time.monotonic() + 30
+        while cpu_by_role({"pool": pids}).get("pool", 0.0) < 0.55:
+            assert time.monotonic() < deadline, "the processes of a role were not summed"
+            time.sleep(0.05)
+        assert cpu_by_role({"pool": pids[:1]})["pool"] < 0.55
+    finally:
+        for burner in burners:
+            burner.communicate(b"\n", timeout=30)
