@@ -1,5 +1,9 @@
 """Running one section for one player: claim the record, compute, store the partial, finish.
 
+A partial is stored only if the data did not change under the section: its
+key names the report's data version, and a section that finds another one
+loaded after computing fails with a clear error instead of storing.
+
 Safe to run twice. The claim counts attempts in the database; storing writes
 the same bytes to the same key; the move to a terminal state is a conditional
 update that succeeds once, and only that one counts towards the report.
@@ -18,6 +22,8 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from football.selectors import data_version
+
 from .keys import partial_file_key
 from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
@@ -26,6 +32,10 @@ from .status import report_count_terminal, report_mark_started
 logger = logging.getLogger(__name__)
 
 CLAIMABLE = (TaskState.QUEUED, TaskState.RETRYING, TaskState.RUNNING)
+DATA_CHANGED = (
+    "the football data was re-imported while this report was being built;"
+    " create the report again for figures on the new data"
+)
 
 
 class TransientError(Exception):
@@ -97,6 +107,13 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
 
         context.save_file = save_file
         content = section.compute(context)
+        if data_version() != context.data_version:
+            # An import committed while the section computed: some of what it
+            # read may be the new data, which its key (the report's data
+            # version) does not name. Stored, it would be served as the old.
+            for key in files:
+                default_storage.delete(key)
+            raise SectionError(DATA_CHANGED)
         body = encode_partial(
             {**content, "section": section.name, "version": section.version, "player_id": task.player_id}
         )

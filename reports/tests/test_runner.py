@@ -10,9 +10,12 @@ a change that adds a round trip to every section is seen here.
 import dataclasses
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from football.models import Dataset
+from football.selectors import data_version
 from reports import runner, services, status_cache
 from reports.models import Partial, Report, ReportStatus, ReportTask, TaskState
 from reports.sections import SECTIONS, SectionContext
@@ -45,7 +48,9 @@ def test_bookkeeping_of_a_section_is_a_fixed_handful_of_statements(owner):
     players = small_league().player_ids[:3]
     report, _ = services.report_create(owner=owner, player_ids=players, sections=["profile"])
     tasks = list(ReportTask.objects.filter(report=report).order_by("player_id"))
-    compute = len(compute_statements("profile", players[0]))
+    # The section's own queries, and the data-version check after them (on
+    # this connection only where the football tables share it).
+    compute = len(compute_statements("profile", players[0])) + len(statements(data_version))
 
     first, middle, last = (
         statements(lambda task=task: runner.report_task_run(report_task_id=task.pk)) for task in tasks
@@ -119,3 +124,32 @@ def test_a_partial_stored_by_another_report_while_computing_is_written_once_more
     assert Partial.objects.get(key=task.partial_key).writes == 2  # the same bytes, written twice
     report.refresh_from_db()
     assert report.status == ReportStatus.COMPLETE and report.fast_done == 1
+
+
+def test_a_section_that_finds_other_data_loaded_after_computing_fails_and_stores_nothing(owner, monkeypatch):
+    player = small_league().player_ids[0]
+    report, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    task = ReportTask.objects.get(report=report)
+    section = SECTIONS["profile"]
+    saved = []
+
+    def compute_while_an_import_commits(context):
+        content = section.compute(context)
+        saved.append(context.save_file("figure.svg", b"<svg/>", "image/svg+xml"))
+        Dataset.objects.update_or_create(pk=1, defaults={"version": "re-imported"})
+        return content
+
+    monkeypatch.setitem(
+        SECTIONS, "profile", dataclasses.replace(section, compute=compute_while_an_import_commits)
+    )
+    runner.report_task_run(report_task_id=task.pk)
+
+    task.refresh_from_db()
+    assert task.state == TaskState.FAILED and task.error == runner.DATA_CHANGED
+    assert "re-imported" in task.error and "create the report again" in task.error
+    # Nothing is kept under the key of the data the report was created on.
+    assert not Partial.objects.filter(key=task.partial_key).exists()
+    assert not default_storage.exists(task.partial_key)
+    assert saved and not default_storage.exists(saved[0])
+    report.refresh_from_db()
+    assert (report.fast_done, report.fast_failed) == (0, 1)
