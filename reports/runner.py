@@ -28,6 +28,7 @@ from .keys import partial_file_key
 from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
 from .status import report_count_terminal, report_mark_started
+from .storage import storage_delete_many
 
 logger = logging.getLogger(__name__)
 
@@ -111,8 +112,7 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
             # An import committed while the section computed: some of what it
             # read may be the new data, which its key (the report's data
             # version) does not name. Stored, it would be served as the old.
-            for key in files:
-                default_storage.delete(key)
+            storage_delete_many(files)
             raise SectionError(DATA_CHANGED)
         body = encode_partial(
             {**content, "section": section.name, "version": section.version, "player_id": task.player_id}
