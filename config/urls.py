@@ -13,7 +13,8 @@ urlpatterns = [
     path("api/", include("players.urls")),
     path("", include("reports.urls")),
     path("", include("tasks.urls")),
+    path("", include("web.urls")),
 ]
 
-# JSON, not an HTML page, for a path that matches no URL (config.errors).
+# JSON under /api/, the report pages' HTML page elsewhere (config.errors).
 handler404 = "config.errors.not_found"

@@ -8,6 +8,7 @@ the file. A retry raises the generation, so a new merged file follows it.
 """
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import F
+from django.urls import reverse
+from storages.backends.s3 import S3Storage
 
 from .keys import merged_key
 from .models import Report, ReportTask, TaskState
@@ -123,17 +126,27 @@ def _read_partials(keys: list[str]) -> dict[str, dict]:
         return dict(pool.map(read, unique))
 
 
-def sign_file_urls(body: bytes) -> bytes:
+def sign_file_urls(body: bytes, *, file_url: Callable[[str], str] | None = None) -> bytes:
     """Add a URL beside every stored picture key: signed and short-lived on S3.
 
     Only keys are stored, in partials and merged files alike, so a stored
-    document never holds a link that has expired.
+    document never holds a link that has expired. Off S3 the storage's own
+    URLs (`/media/...`) are served by nothing, so the URL is the report's file
+    view (web.views), which checks the owner and that the file is the
+    report's. `file_url` builds another URL (a share link's file view).
     """
     document = orjson.loads(body)
+    if file_url is None:
+        file_url = report_file_url_builder(document["report"]["id"])
     for sections in document["players"].values():
         images = sections.get("visuals", {}).get("images")
         if images:
-            sections["visuals"]["image_urls"] = {
-                name: default_storage.url(key) for name, key in images.items()
-            }
+            sections["visuals"]["image_urls"] = {name: file_url(key) for name, key in images.items()}
     return orjson.dumps(document)
+
+
+def report_file_url_builder(report_id: str) -> Callable[[str], str]:
+    """How the API links a report's stored file: a signed S3 URL, or the report's file view."""
+    if isinstance(default_storage, S3Storage):
+        return default_storage.url
+    return lambda key: reverse("web:report-file", kwargs={"report_id": report_id, "key": key})

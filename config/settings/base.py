@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "players",
     "reports",
     "tasks",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -336,6 +337,16 @@ REPORT_TASK_DEADLINE_S = env.int("REPORT_TASK_DEADLINE_S", default=900)
 PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+# --- The report pages (web) ------------------------------------------------------
+LOGIN_URL = "web:login"
+LOGIN_REDIRECT_URL = "web:report-list"
+LOGOUT_REDIRECT_URL = "web:login"
+# Longest life of a share link, and the default a new one gets.
+WEB_SHARE_MAX_DAYS = env.int("WEB_SHARE_MAX_DAYS", default=30)
+WEB_SHARE_DEFAULT_DAYS = 7
+# Reports per page of the report list.
+WEB_REPORTS_PER_PAGE = 25
 
 # --- Scheduled jobs (tasks.jobs) ---------------------------------------------------
 # A weekly refit reads every event: far longer than a report section may take.
