@@ -15,6 +15,9 @@ REPO = Path(__file__).resolve().parent
 SHARED_DATA = REPO.parent / "shared" / "data" / "wyscout-2017-18"
 DEMO_DATA = REPO / "demo" / "wyscout-world-cup-2018.tar.xz"
 
+# Real Celery workers and storage for pipeline tests, one set per session (tests/pipeline.py).
+pytest_plugins = ["tests.pipeline"]
+
 SERVICES = {
     "mariadb": ("127.0.0.1", 3306),
     "rabbitmq": ("127.0.0.1", 5672),

@@ -28,7 +28,7 @@ from football.tests.factories import PlayerFactory
 from reports import runner
 from reports.models import Report, ReportTask
 from reports.tests.builders import small_league
-from reports.tests.conftest import s3_bucket_create, s3_server  # noqa: F401  (s3_server: a moto server of its own)
+from tests.pipeline import s3_bucket_create, s3_server  # noqa: F401  (s3_server: a moto server of its own)
 from tests.servers import WebServer, process_env
 
 pytestmark = [pytest.mark.mysql]

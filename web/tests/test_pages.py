@@ -1,0 +1,331 @@
+"""The report pages through Django's test client: sign-in, ownership (404), CSRF, bad input, share links, files.
+
+What needs a browser and real workers is in test_browser.py.
+"""
+
+import html
+import re
+import time
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.utils import timezone
+
+from football.tests.factories import PlayerFactory
+from reports.models import Report, ReportTask
+from tests.pipeline import PRODUCTION
+from web.models import ShareLink
+
+from .factories import report_make
+
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
+XSS_NAME = "<script>alert(1)</script>"
+
+
+@pytest.fixture
+def owner_client(user):
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def other_client(other_user):
+    client = Client()
+    client.force_login(other_user)
+    return client
+
+
+def pages_of(report, key="reports/partials/x/v1/1/y/shot_map.png") -> list[tuple[str, str]]:
+    pid = report.player_ids[0]
+    base = f"/reports/{report.pk}/"
+    return [
+        ("get", base),
+        ("get", f"{base}compare/?players={','.join(map(str, report.player_ids))}"),
+        ("get", f"{base}files/{key}"),
+        ("get", f"{base}players/{pid}/pizza.png"),
+        ("post", f"{base}retry/"),
+        ("post", f"{base}share/"),
+    ]
+
+
+def test_pages_ask_to_sign_in(client, user):
+    report = report_make(owner=user, players=1)
+    for method, url in [("get", "/"), ("get", "/reports/new/"), *pages_of(report)]:
+        response = getattr(client, method)(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/?next="), url
+    assert client.get("/accounts/login/").status_code == 200
+
+
+def test_another_users_report_is_404_on_every_page_and_staff_see_it(user, other_user, other_client):
+    report = report_make(owner=user, players=2)
+    key = report.tasks.get(player_id=report.player_ids[0], section="visuals").partial.files[0]
+    for method, url in pages_of(report, key):
+        response = getattr(other_client, method)(url, {"days": "3"} if method == "post" else None)
+        assert response.status_code == 404, url
+        assert response["Content-Type"].startswith("text/html"), url
+    assert ShareLink.objects.count() == 0
+    # Not in the list either.
+    assert report.name not in other_client.get("/").content.decode()
+    other_user.is_staff = True
+    other_user.save()
+    assert other_client.get(f"/reports/{report.pk}/").status_code == 200
+    # Staff read, but only the owner shares.
+    assert other_client.post(f"/reports/{report.pk}/share/", {"days": "3"}).status_code == 404
+
+
+def test_pages_answer_html_404_and_the_api_json_404(owner_client):
+    page = owner_client.get("/no/such/page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+    assert b"Not found" in page.content
+    api = owner_client.get("/api/no/such/thing/")
+    assert api.status_code == 404 and api.json() == {"detail": "No such resource: /api/no/such/thing/"}
+    assert owner_client.get(f"/reports/{'0' * 8}-0000-0000-0000-{'0' * 12}/").status_code == 404
+
+
+def test_every_form_needs_its_csrf_token(user):
+    report = report_make(owner=user, players=1)
+    client = Client(enforce_csrf_checks=True)
+    assert (
+        client.post("/accounts/login/", {"username": "analyst", "password": "pw-analyst-123"}).status_code
+        == 403
+    )
+    client.force_login(user)
+    for url, body in [
+        ("/reports/new/", {"players": [str(report.player_ids[0])]}),
+        (f"/reports/{report.pk}/retry/", {}),
+        (f"/reports/{report.pk}/share/", {"days": "3"}),
+        ("/accounts/logout/", {}),
+    ]:
+        assert client.post(url, body).status_code == 403, url
+    assert Report.objects.count() == 1 and ShareLink.objects.count() == 0
+    # With the token the page carries, the same form goes through.
+    page = client.get("/reports/new/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    response = client.post("/reports/new/", {"players": ["abc"], "csrfmiddlewaretoken": token})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ({"players": ["abc"]}, "item 1: A valid integer is required."),
+        ({"players": ["999999991", "999999992"]}, "Unknown player ids: 999999991, 999999992."),
+        ({}, "<b>players</b>: This list may not be empty."),
+        ({"players": ["PLAYER"], "sections": []}, "<b>sections</b>: This list may not be empty."),
+        ({"players": ["PLAYER", "PLAYER"]}, "Repeated player ids:"),
+        (
+            {"players": ["PLAYER"], "sections": ["profile", "bogus"]},
+            "&quot;bogus&quot; is not a valid choice.",
+        ),
+        ({"players": ["PLAYER"], "name": "x" * 201}, "no more than 200 characters"),
+    ],
+)
+def test_create_page_names_each_problem_and_creates_nothing(owner_client, body, problem):
+    player = PlayerFactory()
+    body = {
+        k: [str(player.id) if v == "PLAYER" else v for v in vs] if isinstance(vs, list) else vs
+        for k, vs in body.items()
+    }
+    # The form posts the ticked sections; all are ticked unless the case says otherwise.
+    response = owner_client.post("/reports/new/", {"sections": ["profile", "heatmap"], **body})
+    assert response.status_code == 400
+    assert problem in response.content.decode()
+    assert "The report was not created" in response.content.decode()
+    assert Report.objects.count() == 0 and ReportTask.objects.count() == 0
+    # What was chosen stays chosen.
+    if "PLAYER" in str(body) or str(player.id) in str(body):
+        assert player.name in response.content.decode()
+
+
+def test_create_page_calls_the_service_as_the_api_does(
+    owner_client, user, django_capture_on_commit_callbacks
+):
+    players = [PlayerFactory(), PlayerFactory()]
+    response = owner_client.post(
+        "/reports/new/",
+        {"name": "Two players", "players": [str(p.id) for p in players], "sections": ["visuals"]},
+    )
+    report = Report.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/reports/{report.pk}/"
+    assert (report.owner, report.name, report.player_ids) == (user, "Two players", [p.id for p in players])
+    # As the API: the section a chosen one depends on is added.
+    assert report.sections == ["shot_map", "visuals"]
+    assert ReportTask.objects.filter(report=report).count() == 4
+    # The create page pre-fills players from a player page's link.
+    page = owner_client.get(f"/reports/new/?players={players[0].id}").content.decode()
+    assert players[0].name in page and players[1].name not in page
+
+
+@pytest.mark.parametrize(
+    ("players", "problem"),
+    [
+        (None, "give 2 to 4 player ids"),
+        ("", "give 2 to 4 player ids"),
+        ("abc,1", "not player ids: abc"),
+        ("ONE", "compare 2 to 4 players, not 1"),
+        ("ONE,ONE", "repeated: ONE"),
+        ("ONE,123456789", "not in this report: 123456789"),
+        ("ALL", "compare 2 to 4 players, not 5"),
+    ],
+)
+def test_compare_with_bad_players_is_a_400_naming_the_problem(owner_client, user, players, problem):
+    report = report_make(owner=user, players=5, finished=False)
+    one = str(report.player_ids[0])
+    if players is not None:
+        players = players.replace("ONE", one).replace("ALL", ",".join(map(str, report.player_ids)))
+    response = owner_client.get(
+        f"/reports/{report.pk}/compare/", {} if players is None else {"players": players}
+    )
+    assert response.status_code == 400
+    assert problem.replace("ONE", one) in response.content.decode()
+
+
+def test_file_view_streams_only_the_reports_own_files(owner_client, user):
+    report = report_make(owner=user, players=1)
+    other = report_make(owner=user, players=1)
+    key = report.tasks.get(section="visuals").partial.files[0]
+    response = owner_client.get(f"/reports/{report.pk}/files/{key}")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert b"".join(response.streaming_content) == default_storage.open(key, "rb").read()
+    other_key = other.tasks.get(section="visuals").partial.files[0]
+    partial_json = report.tasks.get(section="visuals").partial_key
+    for bad in [
+        other_key,  # another report's picture, through this report
+        partial_json,  # a partial is not one of its files
+        key.replace("shot_map.png", "heatmap.png"),  # not listed
+        "reports/partials/../../../etc/passwd",
+        "settings.py",
+    ]:
+        assert owner_client.get(f"/reports/{report.pk}/files/{bad}").status_code == 404, bad
+
+
+def test_the_apis_picture_urls_are_the_file_view_off_s3(auth_client, user):
+    report = report_make(owner=user, players=1)
+    document = auth_client.get(f"/api/reports/{report.pk}/data/").json()
+    (sections,) = document["players"].values()
+    key = sections["visuals"]["images"]["shot_map"]
+    url = sections["visuals"]["image_urls"]["shot_map"]
+    if PRODUCTION:
+        assert "X-Amz-Expires=" in url and "X-Amz-Signature=" in url  # signed, short-lived, as before
+    else:
+        assert url == f"/reports/{report.pk}/files/{key}"
+        client = Client()
+        client.force_login(user)
+        assert client.get(url).status_code == 200
+
+
+def test_share_link_is_read_only_for_anyone_until_revoked_or_expired(owner_client, user):
+    report = report_make(owner=user, players=2, name=XSS_NAME)
+    response = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"}, follow=True)
+    page = response.content.decode()
+    url = re.search(r"(http://testserver/share/[A-Za-z0-9_-]+/)", page).group(1)
+    token = url.rstrip("/").rsplit("/", 1)[1]
+    assert len(token) >= 43  # 32 random bytes
+    link = ShareLink.objects.get()
+    assert link.token_hash != token and token not in str(ShareLink.objects.values_list())
+    assert link.generation == report.generation
+    assert timedelta(days=2, hours=23) < link.expires_at - timezone.now() <= timedelta(days=3)
+
+    anonymous = Client()
+    shared = anonymous.get(f"/share/{token}/")
+    assert shared.status_code == 200 and shared["Cache-Control"] == "private, no-store"
+    body = shared.content.decode()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body and XSS_NAME not in body
+    assert "retry-form" not in body and 'id="share"' not in body and "share-create" not in body
+    data = orjson.loads(anonymous.get(f"/share/{token}/data/").content)
+    assert data["report"]["id"] == str(report.pk)
+    for sections in data["players"].values():
+        picture = sections["visuals"]["image_urls"]["shot_map"]
+        assert picture.startswith(f"/share/{token}/files/reports/partials/")
+        assert anonymous.get(picture).status_code == 200
+    # The token opens this report and nothing else.
+    other = report_make(owner=user, players=1)
+    other_key = other.tasks.get(section="visuals").partial.files[0]
+    assert anonymous.get(f"/share/{token}/files/{other_key}").status_code == 404
+    assert anonymous.get(f"/reports/{report.pk}/").status_code == 302
+    assert anonymous.get(f"/share/{token[:-1]}x/").status_code == 404
+
+    owner_client.post(f"/reports/{report.pk}/share/{link.pk}/revoke/")
+    for path in ["", "data/", picture.removeprefix(f"/share/{token}/")]:
+        assert anonymous.get(f"/share/{token}/{path}").status_code == 404, path
+
+    second = owner_client.post(f"/reports/{report.pk}/share/", {"days": "1"}, follow=True).content.decode()
+    token2 = re.search(r"http://testserver/share/([A-Za-z0-9_-]+)/", second).group(1)
+    assert anonymous.get(f"/share/{token2}/").status_code == 200
+    ShareLink.objects.filter(revoked_at__isnull=True).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert anonymous.get(f"/share/{token2}/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("days", "problem"),
+    [("0", "from 1 to 30 days, not 0"), ("31", "not 31"), ("x", "not 'x'"), ("", "not ''")],
+)
+def test_share_link_with_bad_days_is_a_400(owner_client, user, days, problem):
+    report = report_make(owner=user, players=1)
+    response = owner_client.post(f"/reports/{report.pk}/share/", {"days": days})
+    assert response.status_code == 400 and html.escape(problem) in response.content.decode()
+    assert ShareLink.objects.count() == 0
+
+
+def test_an_unfinished_report_cannot_be_shared(owner_client, user):
+    report = report_make(owner=user, players=1, finished=False)
+    response = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
+    assert response.status_code == 400 and "Only a finished report can be shared" in response.content.decode()
+    assert ShareLink.objects.count() == 0
+
+
+def test_a_shared_generation_stays_after_a_retry(owner_client, user):
+    report = report_make(owner=user, players=1)
+    owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
+    link = ShareLink.objects.get()
+    merged = report.__class__.objects.get(pk=report.pk).merged_key
+    assert merged and default_storage.exists(merged)
+    # A retry raises the generation: the link keeps serving its own generation's file.
+    Report.objects.filter(pk=report.pk).update(generation=2, completed_at=None)
+    from web.services import share_data_read
+
+    link.refresh_from_db()
+    assert orjson.loads(share_data_read(link=link))["report"]["generation"] == 1
+
+
+def test_names_are_escaped_everywhere(owner_client, user):
+    report = report_make(owner=user, players=1, name=XSS_NAME)
+    for url in ["/", f"/reports/{report.pk}/"]:
+        body = owner_client.get(url).content.decode()
+        assert XSS_NAME not in body and "&lt;script&gt;alert(1)&lt;/script&gt;" in body, url
+    # In the page's JSON configuration too (json_script escapes <, > and &).
+    assert "\\u003Cscript\\u003E" in owner_client.get(f"/reports/{report.pk}/").content.decode()
+
+
+def test_retry_page_action_requeues_the_failed_sections(
+    owner_client, user, django_capture_on_commit_callbacks
+):
+    report = report_make(owner=user, players=1)
+    nothing = owner_client.post(f"/reports/{report.pk}/retry/", follow=True)
+    assert "no failed sections to retry" in nothing.content.decode()
+    ReportTask.objects.filter(report=report, section="percentiles").update(state="failed", error="boom")
+    Report.objects.filter(pk=report.pk).update(status="failed", slow_done=3, slow_failed=1)
+    response = owner_client.post(f"/reports/{report.pk}/retry/", follow=True)
+    assert "queued again" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == "running" and report.generation == 2
+    assert ReportTask.objects.get(report=report, section="percentiles").state == "queued"
+
+
+def test_report_page_first_view_is_cheap_for_25_players(owner_client, user, django_assert_max_num_queries):
+    """The shell and the status only: a handful of queries whatever the size, and well under 300 ms."""
+    report = report_make(owner=user, players=25, finished=False)
+    owner_client.get(f"/reports/{report.pk}/")  # warm: templates compiled, ETA durations cached
+    with django_assert_max_num_queries(5):
+        started = time.perf_counter()
+        response = owner_client.get(f"/reports/{report.pk}/")
+        elapsed_ms = 1000 * (time.perf_counter() - started)
+    assert response.status_code == 200
+    # The page carries its players for the grid, but no figures: those come from the data API.
+    assert response.content.decode().count('"short_name"') == 25
+    assert elapsed_ms < 300, elapsed_ms
