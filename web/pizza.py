@@ -14,6 +14,7 @@ when a page is served (importing them costs about a second).
 from __future__ import annotations
 
 import io
+import threading
 
 # Bumped when the drawing changes: it is part of the cached picture's name.
 PIZZA_VERSION = 1
@@ -35,6 +36,11 @@ PIZZA_FIGURES: tuple[tuple[str, str], ...] = (
 )
 # Slice colours by group, matching the order above.
 _GROUP_COLOURS = ("#1a78cf",) * 4 + ("#ff9300",) * 5 + ("#d70232",) * 2 + ("#5f6b7a",)
+# matplotlib is not thread-safe (its font cache and text layout are shared): a
+# web process with threads (gunicorn --threads, the test server) draws one
+# pizza at a time. A pizza is drawn once per percentiles partial and then
+# served from storage, so the wait is rare and short.
+_DRAWING = threading.Lock()
 PIZZA_FIGSIZE = (6.4, 7.0)
 PIZZA_DPI = 90
 # Shown where a figure has no value.
@@ -70,6 +76,11 @@ def _raw(value: float | None) -> str:
 
 def render_pizza(*, name: str, competition: dict) -> bytes:
     """The pizza for one competition-season row of the percentiles section, as PNG bytes."""
+    with _DRAWING:
+        return _draw(name=name, competition=competition)
+
+
+def _draw(*, name: str, competition: dict) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from mplsoccer import PyPizza
@@ -85,7 +96,7 @@ def render_pizza(*, name: str, competition: dict) -> bytes:
     ]
     figure = Figure(figsize=PIZZA_FIGSIZE, dpi=PIZZA_DPI, facecolor="#ffffff")
     FigureCanvasAgg(figure)
-    axes = figure.add_axes((0.08, 0.06, 0.84, 0.76), projection="polar")
+    axes = figure.add_axes((0.11, 0.1, 0.78, 0.7), projection="polar")
     baker = PyPizza(
         params=[label for _, label in PIZZA_FIGURES],
         background_color="#ffffff",

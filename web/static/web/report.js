@@ -262,7 +262,7 @@
     const thirds = h.thirds_pct || {};
     return [
       pictureOrWait(s, "heatmap", `Heatmap of ${player.name}`, player),
-      el("p", { class: "small" }, `${h.touches} touches; by third: ${Object.entries(thirds).map(([k, v]) => `${k} ${v === null ? "–" : v + "%"}`).join(", ")}; ${h.penalty_area} in the opponents' box.`),
+      el("p", { class: "small" }, `${h.touches} touches; by third: ${["defensive", "middle", "attacking"].filter((k) => k in thirds).map((k) => `${k} ${thirds[k] === null ? "–" : thirds[k] + "%"}`).join(", ")}; ${h.penalty_area} in the opponents' box.`),
     ];
   }
 
