@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.mysql]
 
 REPORTS = "/api/reports/"
 # Everything else answers 401 to a caller without credentials (CONTRACT section 4).
-PUBLIC_URL_NAMES = {"schema", "docs", "auth-token", "healthz", "readyz"}
+PUBLIC_URL_NAMES = {"schema", "docs", "redoc", "auth-token", "healthz", "readyz"}
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 # A converter's sample value: any well-formed value will do, the view must refuse before looking it up.
 SAMPLE_VALUES = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
@@ -80,6 +80,7 @@ def test_the_public_endpoints_answer_without_credentials_and_admin_asks_for_a_lo
     assert api_client.get("/healthz").status_code == 200
     assert api_client.get("/api/schema/").status_code == 200
     assert api_client.get("/api/docs/").status_code == 200
+    assert api_client.get("/api/redoc/").status_code == 200
     assert api_client.post("/api/auth/token/", {}, format="json").status_code == 400
     admin = api_client.get("/admin/reports/report/")
     assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")
