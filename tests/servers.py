@@ -15,8 +15,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from conftest import REPO
-from reports.tests.conftest import free_port
+from conftest import REPO, free_port
 
 SERVER_START_TIMEOUT_S = 60
 
