@@ -30,6 +30,9 @@ from conftest import REPO
 from tests.browser import browser, screenshot  # noqa: F401  (browser: the fixture)
 from tests.servers import WebServer, process_env
 
+# On both passes: on the production-like one the server has MariaDB, Redis (cache, throttles) and RabbitMQ.
+pytestmark = [pytest.mark.mysql]
+
 # Long enough for Swagger UI to fetch the schema and draw it on a busy 2-core machine.
 RENDER_TIMEOUT_S = 30
 ADMIN_USERNAME = "web-surface-admin"
