@@ -13,6 +13,15 @@ tests, tests/test_throttling.py). On the embedded stack it has a var folder of
 its own, so the reports a valid body creates go to a broker folder that no
 worker of another test reads; on the production-like stack they go to RabbitMQ
 and are deleted (their tasks revoked) when the module ends.
+
+Run the module whole: pytest-django creates the test database only for tests
+that ask for `db`, and here only the first test does (the others must not hold
+a transaction open: on SQLite it would lock the server out of writing).
+
+The stateful checks (use_after_free, ensure_resource_availability) are on too
+but act only in a stateful run, which is not part of this module: against a
+server whose state grows with every call, Hypothesis cannot replay a scenario
+(FlakyStrategyDefinition), so such a run would fail for the tool's reasons.
 """
 
 import json
