@@ -20,6 +20,7 @@ import pytest
 import requests
 from django.core.files.storage import default_storage
 from django.test import Client
+from storages.backends.s3 import S3Storage
 
 from conftest import need, wait_for
 from exports import render
@@ -78,12 +79,13 @@ def ended_exports(client, report_id, count) -> list[dict] | None:
 def download(client, report_id, export_format) -> tuple[bytes, str, str]:
     """The file's bytes, content type and Content-Disposition, followed to S3 when the view redirects there."""
     response = client.get(f"/reports/{report_id}/export.{export_format}")
-    if response.status_code == 302:
+    on_s3 = isinstance(getattr(default_storage, "_wrapped", default_storage), S3Storage)
+    assert response.status_code == (302 if on_s3 else 200), response.content[:300]
+    if on_s3:
         # On S3 the view hands out a short-lived signed URL with the download headers in it.
         signed = requests.get(response["Location"], timeout=10)
         assert signed.status_code == 200, signed.text[:200]
         return signed.content, signed.headers["Content-Type"], signed.headers["Content-Disposition"]
-    assert response.status_code == 200, response.content[:300]
     return b"".join(response.streaming_content), response["Content-Type"], response["Content-Disposition"]
 
 
