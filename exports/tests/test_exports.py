@@ -352,6 +352,48 @@ def test_panel_has_three_csrf_forms_and_escapes_the_errors(pending_report, user,
     assert "http://" not in html and "https://" not in html  # no external resources
 
 
+def test_purge_deletes_export_files_with_the_report(pending_report):
+    from datetime import timedelta
+
+    from django.core.files.base import ContentFile
+    from django.utils import timezone
+
+    from exports.services import export_key
+    from reports.services import reports_purge_expired
+
+    export = Export.objects.create(report=pending_report, generation=1, format="csv", state=ExportState.DONE)
+    key = export_key(export=export)
+    assert key.startswith(f"reports/exports/{pending_report.pk.hex}/g1/")
+    default_storage.save(key, ContentFile(b"player_id\r\n", name="export.csv"))
+    Export.objects.filter(pk=export.pk).update(storage_key=key)
+    Report.objects.filter(pk=pending_report.pk).update(created_at=timezone.now() - timedelta(days=400))
+
+    assert reports_purge_expired() == 1
+    assert not Export.objects.exists()
+    assert not default_storage.exists(key)
+
+
+def test_the_task_is_safe_to_run_twice_and_an_old_generation_fails_without_a_file(pending_report):
+    from exports.services import RETRIED, export_make
+
+    done = Export.objects.create(
+        report=pending_report, generation=1, format="pdf", state=ExportState.DONE, claims=1, storage_key="k"
+    )
+    export_make(export_id=done.pk)  # a second delivery of a finished export: nothing to do
+    done.refresh_from_db()
+    assert (done.state, done.claims, done.storage_key) == (ExportState.DONE, 1, "k")
+
+    # Asked for generation 1; the report was retried before a worker took it.
+    queued = Export.objects.create(report=pending_report, generation=1, format="csv")
+    Report.objects.filter(pk=pending_report.pk).update(generation=2, ready_at=pending_report.created_at)
+    export_make(export_id=queued.pk)
+    queued.refresh_from_db()
+    assert (queued.state, queued.error, queued.storage_key) == (ExportState.FAILED, RETRIED, "")
+    export_make(export_id=queued.pk)
+    queued.refresh_from_db()
+    assert queued.claims == 1  # a failed export is not claimed again
+
+
 # --- The files' own rules, on documents built here ------------------------------------------
 
 
