@@ -200,8 +200,12 @@ def test_pdf_csv_xlsx_of_a_world_cup_report_failure_retry_new_generation_and_del
     slow_worker_env()
     again = ask(client, report.pk, "pdf")
     assert again["attempt"] == 2 and again["id"] != failed["id"]
-    for export_format in ("csv", "xlsx"):
-        ask(client, report.pk, export_format)
+    ask(client, report.pk, "csv")
+    # The panel's form without its script: back to the report page, never to another site.
+    posted = client.post(
+        f"/reports/{report.pk}/exports/", {"format": "xlsx", "next": "https://elsewhere.example/"}
+    )
+    assert posted.status_code == 303 and posted["Location"] == f"/reports/{report.pk}/"
     exports = wait_for(lambda: ended_exports(client, report.pk, 4), timeout=90, message="the exports to end")
     by_state = {(e["format"], e["state"]) for e in exports}
     assert by_state == {("pdf", "failed"), ("pdf", "done"), ("csv", "done"), ("xlsx", "done")}
