@@ -467,3 +467,14 @@ def test_chromium_failures_carry_their_reason(settings, tmp_path):
     with pytest.raises(render.RenderError, match="Failed to write file"):
         render.chromium_print(page=page, out=tmp_path / "missing" / "out.pdf", profile=tmp_path / "profile")
     assert os.path.getsize(page) > 0
+
+
+def test_staff_read_exports_in_the_admin(pending_report, admin_client):
+    Export.objects.create(
+        report=pending_report, generation=1, format="xlsx", state=ExportState.FAILED, error="boom"
+    )
+    page = admin_client.get("/admin/exports/export/")
+    assert page.status_code == 200 and b"xlsx" in page.content
+    export = Export.objects.get()
+    assert admin_client.get(f"/admin/exports/export/{export.pk}/change/").status_code == 200
+    assert admin_client.get("/admin/exports/export/add/").status_code == 403
