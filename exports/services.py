@@ -66,7 +66,10 @@ def export_ensure(*, report: Report, export_format: str, retry_failed: bool = Tr
         raise ApplicationError(
             f"Unknown export format {export_format!r}: choose one of {FORMATS}.", field="format"
         )
-    report = Report.objects.get(pk=report.pk)  # the generation and readiness as they are now
+    current = Report.objects.filter(pk=report.pk).first()  # the generation and readiness as they are now
+    if current is None:
+        raise ApplicationError("No such report: it was deleted.", status_code=404)
+    report = current
     if report.ready_at is None:
         raise ApplicationError(NOT_READY, status_code=409)
     latest = selectors.export_latest(report=report, export_format=export_format)
