@@ -190,6 +190,8 @@ def print_context(document: dict) -> dict:
                     if name in images
                 ],
                 "similar": sections.get("similar_players"),
+                "percentiles": _percentile_tables(sections.get("percentiles")),
+                "threat": sections.get("expected_threat"),
                 "failed": failed.get(player_id, []),
                 "pending": pending.get(player_id, []),
             }
@@ -201,6 +203,22 @@ def print_context(document: dict) -> dict:
         "credit": document.get("credit") or CREDIT,
         "printed_at": timezone.now(),
     }
+
+
+def _percentile_tables(section: dict | None) -> list[dict]:
+    """One table per competition-season: the figures as rows, with their raw value beside the percentile."""
+    if not section:
+        return []
+    return [
+        {
+            **{name: value for name, value in competition.items() if name != "figures"},
+            "rows": [
+                {"figure": name.replace("_", " "), **values}
+                for name, values in competition["figures"].items()
+            ],
+        }
+        for competition in section.get("competitions", [])
+    ]
 
 
 def report_print_html(document: dict) -> str:

@@ -226,6 +226,7 @@ def test_pdf_csv_xlsx_of_a_world_cup_report_failure_retry_new_generation_and_del
     assert "Pappalardo" in text and "CC BY 4.0" in text
     assert "percentiles failed: per-player aggregates not computed yet" in " ".join(text.split())
     assert "Season figures" in text and "Per 90 minutes" in text and "Match log" in text
+    assert "Expected threat" in text  # the xT grid was fitted: that slow section is done
     griezmann_goals = document["players"][str(GRIEZMANN)]["season_stats"]["competitions"][0]["goals"]
     assert griezmann_goals == 4
 
@@ -276,6 +277,9 @@ def test_pdf_csv_xlsx_of_a_world_cup_report_failure_retry_new_generation_and_del
     retried = signed_in(user).get(f"/api/reports/{report.pk}/data/").json()
     closest = retried["players"][str(MBAPPE)]["similar_players"]["players"][0]
     assert f"{closest['similarity']:.3f}" in text and str(closest["minutes"]) in text
+    ranked = retried["players"][str(MBAPPE)]["percentiles"]["competitions"][0]
+    assert f"Percentiles: {ranked['competition']} {ranked['season']}" in text
+    assert f"{ranked['figures']['goals']['percentile']:.1f}" in text
 
     # Deleting the report deletes every export file of every generation.
     keys = list(
