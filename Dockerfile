@@ -12,9 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_STATIC_ROOT=/app/static
 
 # mysqlclient builds against libmariadb; the build tools go once the wheels are in.
+# Debian's chromium (with a font) prints the report PDFs in the slow workers.
 COPY requirements.txt requirements-mysql.txt /tmp/requirements/
 RUN apt-get update \
     && apt-get install -y --no-install-recommends libmariadb3 libmariadb-dev pkg-config gcc \
+        chromium fonts-dejavu-core \
     && pip install -r /tmp/requirements/requirements.txt -r /tmp/requirements/requirements-mysql.txt \
     && apt-get purge -y --auto-remove libmariadb-dev pkg-config gcc \
     && rm -rf /var/lib/apt/lists/* /tmp/requirements

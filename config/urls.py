@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("players.urls")),
     path("", include("reports.urls")),
     path("", include("tasks.urls")),
+    path("", include("exports.urls")),
 ]
 
 # JSON, not an HTML page, for a path that matches no URL (config.errors).

@@ -36,6 +36,9 @@ pytestmark = [pytest.mark.mysql]
 REPORTS = "/api/reports/"
 # Everything else answers 401 to a caller without credentials (CONTRACT section 4).
 PUBLIC_URL_NAMES = {"schema", "docs", "redoc", "auth-token", "healthz", "readyz"}
+# Pages of the project's own frontend (CONTRACT section 10) use session login: signed out, a browser
+# is sent to the sign-in page and a script gets 401; a method a page does not take is 405.
+SESSION_PAGE_URL_NAMES = {"report-exports", "report-export-pdf", "report-export-csv", "report-export-xlsx"}
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 # A converter's sample value: any well-formed value will do, the view must refuse before looking it up.
 SAMPLE_VALUES = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
@@ -66,10 +69,17 @@ def test_every_endpoint_but_the_public_ones_needs_authentication(api_client):
     protected = {route: name for route, name in routes.items() if name not in PUBLIC_URL_NAMES}
     # The walk must see the whole API, or a new include could slip past it.
     assert {"api/reports/<uuid:report_id>/retry/", "create-report", "api/players/"} <= set(protected)
-    for route in protected:
+    for route, name in protected.items():
         path = _concrete(route)
         for method in METHODS:
             response = getattr(api_client, method)(path)
+            if name in SESSION_PAGE_URL_NAMES:
+                assert response.status_code in (302, 401, 405), (
+                    f"{method.upper()} {path}: {response.status_code}"
+                )
+                if response.status_code == 302:
+                    assert response["Location"].startswith(settings.LOGIN_URL), response["Location"]
+                continue
             assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
             assert response["WWW-Authenticate"] == "Token"
     assert Report.objects.count() == 0

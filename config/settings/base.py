@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "players",
     "reports",
     "tasks",
+    "exports",
 ]
 
 MIDDLEWARE = [
@@ -243,6 +244,8 @@ CELERY_TASK_ROUTES = {
     "tasks.daily_*": {"queue": "slow"},
     "tasks.weekly_*": {"queue": "slow"},
     "tasks.probe_sleep": {"queue": "fast"},
+    # A PDF takes Chromium seconds: never in front of a fast section.
+    "exports.*": {"queue": "slow"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "fast"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -396,6 +399,20 @@ REPORT_TASK_DEADLINE_S = env.int("REPORT_TASK_DEADLINE_S", default=900)
 PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+
+# --- Exports (exports/) ------------------------------------------------------------
+# Debian's Chromium prints the PDF; a setting so that a machine with it
+# elsewhere (or a test that needs it to fail) can say where it is.
+EXPORT_CHROMIUM_PATH = env.str("EXPORT_CHROMIUM_PATH", default="/usr/bin/chromium")
+# A print of a 25-player report takes a few seconds; a Chromium that hangs is
+# killed after this and the export fails with that reason.
+EXPORT_CHROMIUM_TIMEOUT_S = env.int("EXPORT_CHROMIUM_TIMEOUT_S", default=120)
+# An export queued or running this long is taken as lost (its message or worker
+# died): asking again fails it and starts a new one. Longer than the task's hard limit.
+EXPORT_DEADLINE_S = env.int("EXPORT_DEADLINE_S", default=900)
+# Deliveries of one export's task before it fails for good: a task that kills
+# its worker every time would otherwise be redelivered forever.
+EXPORT_MAX_CLAIMS = env.int("EXPORT_MAX_CLAIMS", default=3)
 
 # --- Scheduled jobs (tasks.jobs) ---------------------------------------------------
 # A weekly refit reads every event: far longer than a report section may take.
