@@ -54,11 +54,13 @@ test: venv-dev
 		echo "skipped the production-like pass: mysqlclient is not installed (needs libmariadb-dev and pkg-config)"; \
 	fi
 
-# honcho reads .env for every process, the migration included. Without
+# honcho reads .env for every process, the migration and collectstatic
+# included (WhiteNoise serves the collected files from the web process). Without
 # FLOWER_BASIC_AUTH Flower would exit at once and honcho would stop the rest.
 run: venv
 	@export PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
 	honcho run python manage.py migrate --noinput && \
+	honcho run python manage.py collectstatic --noinput -v 0 && \
 	if [ -n "$$FLOWER_BASIC_AUTH" ] || grep -qs '^FLOWER_BASIC_AUTH=.' .env; then \
 		exec honcho start; \
 	else \

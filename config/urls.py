@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health
+from config.openapi import OfflineRedocView
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -10,9 +11,11 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/redoc/", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("players.urls")),
     path("", include("reports.urls")),
     path("", include("tasks.urls")),
+    path("", include("exports.urls")),
     path("", include("web.urls")),
 ]
 

@@ -34,18 +34,42 @@ UNAUTHENTICATED = OpenApiResponse(
 )
 PAGE_NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="`page` is beyond the last page.")
 THROTTLED = OpenApiResponse(ErrorDetailSerializer, description="Too many requests; see Retry-After.")
+# The headers of those answers, as DRF sends them.
+ERROR_HEADERS = [
+    OpenApiParameter(
+        "WWW-Authenticate",
+        str,
+        OpenApiParameter.HEADER,
+        response=[401],
+        required=True,
+        description="`Token`: the authentication scheme expected.",
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[429],
+        required=True,
+        description="Seconds to wait before the next request.",
+    ),
+]
 
 
 def _id_path_parameter(what: str) -> OpenApiParameter:
+    # As the URL takes it (`<int:id>`: digits only) and as the data has it: a
+    # whole number from 1. One that is not in the data is a 404.
     return OpenApiParameter(
-        "id", int, OpenApiParameter.PATH, description=f"The {what}'s id in the data source (Wyscout wyId)."
+        "id",
+        {"type": "integer", "minimum": 1},
+        OpenApiParameter.PATH,
+        description=f"The {what}'s id in the data source (Wyscout wyId); an unknown one is a 404.",
     )
 
 
 @extend_schema(
     tags=["players"],
     summary="Search and filter players",
-    parameters=[PlayerListFilterSerializer],
+    parameters=[PlayerListFilterSerializer, *ERROR_HEADERS],
     responses={
         200: PlayerSummarySerializer(many=True),
         400: OpenApiResponse(PlayerListErrorSerializer, description="A bad filter value, named."),
@@ -73,7 +97,7 @@ class PlayerDetailApi(APIView):
     @extend_schema(
         tags=["players"],
         summary="One player, with the competitions and seasons they played in",
-        parameters=[_id_path_parameter("player")],
+        parameters=[_id_path_parameter("player"), *ERROR_HEADERS],
         responses={
             200: PlayerDetailSerializer,
             401: UNAUTHENTICATED,
@@ -92,7 +116,7 @@ class PlayerDetailApi(APIView):
 @extend_schema(
     tags=["teams"],
     summary="Search and filter teams",
-    parameters=[TeamListFilterSerializer],
+    parameters=[TeamListFilterSerializer, *ERROR_HEADERS],
     responses={
         200: TeamSummarySerializer(many=True),
         400: OpenApiResponse(TeamListErrorSerializer, description="A bad filter value, named."),
@@ -115,7 +139,7 @@ class TeamDetailApi(APIView):
     @extend_schema(
         tags=["teams"],
         summary="One team, with its seasons and the players who appeared for it",
-        parameters=[_id_path_parameter("team"), TeamDetailFilterSerializer],
+        parameters=[_id_path_parameter("team"), TeamDetailFilterSerializer, *ERROR_HEADERS],
         responses={
             200: TeamDetailSerializer,
             400: OpenApiResponse(TeamDetailErrorSerializer, description="A bad `season`, named."),
@@ -143,6 +167,7 @@ class CompetitionListApi(APIView):
     @extend_schema(
         tags=["competitions"],
         summary="Competitions with their seasons",
+        parameters=ERROR_HEADERS,
         responses={200: CompetitionSerializer(many=True), 401: UNAUTHENTICATED, 429: THROTTLED},
     )
     def get(self, request: Request) -> Response:
@@ -161,6 +186,7 @@ class TokenObtainApi(ObtainAuthToken):
         summary="Exchange a username and password for an API token",
         description="Send the token as `Authorization: Token KEY` on every other request.",
         request=AuthTokenSerializer,
+        parameters=[header for header in ERROR_HEADERS if header.name == "Retry-After"],
         responses={
             200: inline_serializer("AuthTokenResponse", {"token": serializers.CharField()}),
             400: OpenApiResponse(
@@ -172,6 +198,8 @@ class TokenObtainApi(ObtainAuthToken):
                         "non_field_errors": serializers.ListField(
                             child=serializers.CharField(), required=False
                         ),
+                        # A body that does not parse as JSON.
+                        "detail": serializers.CharField(required=False),
                     },
                 ),
                 description="Missing fields, or a username and password that do not match an active user.",

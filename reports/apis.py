@@ -5,7 +5,7 @@ from datetime import datetime
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.fields import DateTimeField
 from rest_framework.generics import ListAPIView
@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.throttling import UserRateThrottle
+from players.serializers import ErrorDetailSerializer, field_errors_serializer
 
 from . import merge, selectors, services, status_cache
 from .exceptions import ApplicationError
@@ -25,12 +26,100 @@ from .serializers import (
     TaskSerializer,
 )
 
-ERRORS = {
-    400: OpenApiResponse(description="Invalid input; the body names each problem."),
-    401: OpenApiResponse(description="Authentication credentials were not provided or are invalid."),
-    404: OpenApiResponse(description="No such report, or not yours."),
-    429: OpenApiResponse(description="Too many requests from this user; see Retry-After."),
+# --- The schema (drf-spectacular): every answer with its body and headers -------------------
+# Errors are DRF's two shapes (SPECTACULAR_SETTINGS' description): field errors
+# for a bad body, query parameter or header, `{"detail": ...}` for the rest.
+_MESSAGES = {"type": "array", "items": {"type": "string"}}
+# A list field's bad items are named by their index, as DRF does: {"sections": {"0": ["..."]}}.
+_MESSAGES_OR_PER_ITEM = {"oneOf": [_MESSAGES, {"type": "object", "additionalProperties": _MESSAGES}]}
+CREATE_ERRORS = {
+    "type": "object",
+    "properties": {
+        "name": _MESSAGES,
+        "players": _MESSAGES_OR_PER_ITEM,
+        "sections": _MESSAGES_OR_PER_ITEM,
+        "non_field_errors": _MESSAGES,
+        "Idempotency-Key": _MESSAGES,
+        # A body that is not JSON, or not an object, at all.
+        "detail": {"type": "string"},
+    },
+    # An unknown field of the body is named too: {"colour": ["Unknown field."]}.
+    "additionalProperties": _MESSAGES,
 }
+LIST_ERRORS = field_errors_serializer("ReportListError", ["page_size"])
+ERRORS = {
+    401: OpenApiResponse(
+        ErrorDetailSerializer, description="Authentication credentials were not provided or are invalid."
+    ),
+    404: OpenApiResponse(ErrorDetailSerializer, description="No such report, or not yours."),
+    429: OpenApiResponse(
+        ErrorDetailSerializer, description="Too many requests from this user; see Retry-After."
+    ),
+}
+# Only POST and DELETE: a session's unsafe request needs the CSRF token, a token's does not.
+CSRF_MISSING = OpenApiResponse(
+    ErrorDetailSerializer, description="A session request without its CSRF token (X-CSRFToken)."
+)
+HEADERS = [
+    OpenApiParameter(
+        "Location",
+        str,
+        OpenApiParameter.HEADER,
+        response=[202],
+        required=True,
+        description="The report's status URL.",
+    ),
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[429],
+        required=True,
+        description="Seconds to wait before the next request.",
+    ),
+    OpenApiParameter(
+        "WWW-Authenticate",
+        str,
+        OpenApiParameter.HEADER,
+        response=[401],
+        required=True,
+        description="`Token`: the authentication scheme expected.",
+    ),
+]
+STATUS_HEADERS = [
+    OpenApiParameter(
+        "ETag",
+        str,
+        OpenApiParameter.HEADER,
+        response=[200, 304],
+        required=True,
+        description="Send it back as If-None-Match: 304 until the status changes.",
+    ),
+    OpenApiParameter(
+        "If-None-Match",
+        str,
+        OpenApiParameter.HEADER,
+        description="The ETag of a status read before: 304 with no body if nothing changed since.",
+    ),
+]
+DATA_HEADERS = [
+    OpenApiParameter(
+        "Retry-After",
+        int,
+        OpenApiParameter.HEADER,
+        response=[202, 429],
+        required=True,
+        description="Seconds to wait: until the fast sections may have ended (202), or for the throttle (429).",
+    ),
+    OpenApiParameter(
+        "X-Report-Source",
+        {"type": "string", "enum": ["partials", "merged"]},
+        OpenApiParameter.HEADER,
+        response=[200],
+        required=True,
+        description="`partials` while slow sections are outstanding (merged on the fly), then `merged`.",
+    ),
+]
 # The column's width: a longer key is refused, not truncated (MySQL's strict mode would fail the insert).
 IDEMPOTENCY_KEY_MAX_LENGTH: int = Report._meta.get_field("idempotency_key").max_length or 200
 
@@ -105,18 +194,23 @@ class ReportListCreateApi(ListAPIView):
         return selectors.reports_visible_to(self.request.user).order_by("-created_at", "-id")
 
     @extend_schema(
+        tags=["reports"],
+        summary="The caller's reports, newest first",
+        parameters=HEADERS,
         responses={
             200: ReportListSerializer(many=True),
-            400: OpenApiResponse(description="A `page_size` that is not a whole number from 1."),
+            400: OpenApiResponse(LIST_ERRORS, description="A `page_size` that is not a whole number from 1."),
             401: ERRORS[401],
-            404: OpenApiResponse(description="`page` is beyond the last page."),
+            404: OpenApiResponse(ErrorDetailSerializer, description="`page` is beyond the last page."),
             429: ERRORS[429],
-        }
+        },
     )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
     @extend_schema(
+        tags=["reports"],
+        summary="Create a report: one task per player and section, on the fast and slow queues",
         request=ReportCreateSerializer,
         parameters=[
             OpenApiParameter(
@@ -125,16 +219,42 @@ class ReportListCreateApi(ListAPIView):
                 OpenApiParameter.HEADER,
                 description=f"A repeat with the same key and body returns the same report; "
                 f"at most {IDEMPOTENCY_KEY_MAX_LENGTH} characters.",
-            )
+            ),
+            *HEADERS,
+        ],
+        examples=[
+            OpenApiExample(
+                "One player, one section",
+                value={"name": "Mbappé's profile", "players": [353833], "sections": ["profile"]},
+                request_only=True,
+            ),
         ],
         responses={
-            202: ReportStatusSerializer,
-            **ERRORS,
-            409: OpenApiResponse(description="Idempotency-Key reused with another body."),
-            413: OpenApiResponse(description="The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."),
-            415: OpenApiResponse(description="A body that is not JSON, a form or multipart."),
-            429: OpenApiResponse(description="Too many reports created, or requests; see Retry-After."),
-            503: OpenApiResponse(description="The task broker is unreachable; nothing was created."),
+            202: OpenApiResponse(ReportStatusSerializer, description="Created (or repeated); see Location."),
+            400: OpenApiResponse(
+                CREATE_ERRORS,
+                description="Unknown, repeated or malformed player ids, an empty list or one over the "
+                "limit, unknown sections or fields: each named. Nothing was created.",
+            ),
+            401: ERRORS[401],
+            403: CSRF_MISSING,
+            409: OpenApiResponse(
+                ErrorDetailSerializer, description="Idempotency-Key reused with another body."
+            ),
+            413: OpenApiResponse(
+                ErrorDetailSerializer, description="The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE."
+            ),
+            415: OpenApiResponse(
+                ErrorDetailSerializer, description="A body that is not JSON, a form or multipart."
+            ),
+            429: OpenApiResponse(
+                ErrorDetailSerializer, description="Too many reports created, or requests; see Retry-After."
+            ),
+            503: OpenApiResponse(
+                ErrorDetailSerializer,
+                description="The task broker is unreachable (answered within BROKER_CHECK_TIMEOUT_S); "
+                "nothing was created. Try again.",
+            ),
         },
     )
     def post(self, request):
@@ -161,10 +281,16 @@ class ReportDetailApi(APIView):
         return get_object_or_404(selectors.reports_visible_to(request.user), pk=report_id)
 
     @extend_schema(
-        parameters=[OpenApiParameter("detail", str, enum=["tasks"], description="`tasks`: one row per task")],
+        tags=["reports"],
+        summary="A report's status and progress",
+        parameters=[
+            OpenApiParameter("detail", str, enum=["tasks"], description="`tasks`: one row per task"),
+            *STATUS_HEADERS,
+            *HEADERS,
+        ],
         responses={
             200: ReportStatusSerializer,
-            304: OpenApiResponse(description="Not modified (ETag)."),
+            304: OpenApiResponse(description="Not modified since the ETag sent as If-None-Match; no body."),
             **ERRORS,
         },
     )
@@ -199,7 +325,12 @@ class ReportDetailApi(APIView):
             )
         return Response(body, headers={"ETag": etag})
 
-    @extend_schema(responses={204: None, **ERRORS})
+    @extend_schema(
+        tags=["reports"],
+        summary="Delete a report, revoke its outstanding tasks and remove files no other report uses",
+        parameters=HEADERS,
+        responses={204: OpenApiResponse(description="Deleted; no body."), 403: CSRF_MISSING, **ERRORS},
+    )
     def delete(self, request, report_id):
         services.report_delete(report=self._report(request, report_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -209,11 +340,16 @@ class ReportDataApi(ReportDetailApi):
     http_method_names = ["get", "head", "options"]
 
     @extend_schema(
+        tags=["reports"],
+        summary="A report's data: every section of every player, merged",
+        parameters=[*DATA_HEADERS, *(header for header in HEADERS if header.name != "Retry-After")],
         responses={
             200: ReportDataSerializer,
-            202: OpenApiResponse(ReportStatusSerializer, description="Not ready yet; see Retry-After."),
+            202: OpenApiResponse(
+                ReportStatusSerializer, description="Not ready yet: the status; see Retry-After."
+            ),
             **ERRORS,
-        }
+        },
     )
     def get(self, request, report_id):
         report = self._report(request, report_id)
@@ -230,7 +366,18 @@ class ReportDataApi(ReportDetailApi):
 class ReportRetryApi(ReportDetailApi):
     http_method_names = ["post", "options"]
 
-    @extend_schema(request=None, responses={202: ReportStatusSerializer, **ERRORS})
+    @extend_schema(
+        tags=["reports"],
+        summary="Re-enqueue a report's failed sections",
+        request=None,
+        parameters=HEADERS,
+        responses={
+            202: OpenApiResponse(ReportStatusSerializer, description="Re-enqueued; see Location."),
+            400: OpenApiResponse(ErrorDetailSerializer, description="The report has no failed sections."),
+            403: CSRF_MISSING,
+            **ERRORS,
+        },
+    )
     def post(self, request, report_id):
         report = services.report_retry(report=self._report(request, report_id))
         return _status_response(request, report, code=status.HTTP_202_ACCEPTED)

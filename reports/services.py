@@ -16,6 +16,7 @@ from django.db import IntegrityError, connections, router, transaction
 from django.db.models import F, Field, Q
 from django.utils import timezone
 
+from exports.selectors import export_keys_of_report
 from football.models import Player
 from football.selectors import data_version, fitted_model_versions
 from tasks.queues import FAST_QUEUE, SLOW_QUEUE
@@ -263,6 +264,8 @@ def report_delete(*, report: Report) -> None:
         ReportTask.objects.filter(report=report, partial__isnull=False).values_list("partial_id", flat=True)
     )
     merged = [report.merged_key] if report.merged_key else []
+    # Export files (exports app): their rows go with the report's, the files after.
+    merged += export_keys_of_report(report_id=report.pk)
     report_id = report.pk
     report.delete()
     status_cache.forget(report_id)

@@ -1,6 +1,6 @@
 """make demo: from a fresh clone to a finished report, on the embedded default, with real workers.
 
-Migrates the SQLite database, imports the World Cup 2018 demo data shipped in
+Migrates the SQLite database, collects the static files, imports the World Cup 2018 demo data shipped in
 demo/, fits the models (xG, xT) and the per-player aggregates, starts one Celery worker per queue, builds a report
 of France's squad through the same service as the API with a progress bar,
 prints a summary and where the merged file is, and stops the workers.
@@ -81,6 +81,9 @@ def main() -> None:
     log_dir = var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     manage("migrate", "--noinput", "-v", "0")
+    # The admin, the API docs and the report pages are styled by these files
+    # (WhiteNoise serves them); cheap when nothing changed.
+    manage("collectstatic", "--noinput", "-v", "0")
     # A changed import also fits xG and xT and refreshes the per-player aggregates.
     manage("import_wyscout", str(DEMO_DATA))
     workers = []

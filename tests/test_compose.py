@@ -162,6 +162,24 @@ def test_named_volumes_keep_the_data():
         assert mounts[path] in declared, name
 
 
+def test_the_image_carries_its_static_files_outside_every_volume():
+    """collectstatic runs at build time, after the code is copied, into a folder no app volume
+    hides: a volume over it would keep the first release's files, and every later release's pages
+    would name hashed files that are not there."""
+    dockerfile = (REPO / "Dockerfile").read_text()
+    static_root = re.search(r"DJANGO_STATIC_ROOT=(\S+)", dockerfile)
+    assert static_root, "the image sets DJANGO_STATIC_ROOT"
+    collect = dockerfile.index("manage.py collectstatic --noinput")
+    assert dockerfile.index("COPY --chown=football:football . /app") < collect
+    assert dockerfile[dockerfile.rindex("\n", 0, collect) :].lstrip().startswith("RUN")
+    for name in APP_SERVICES:
+        for volume in SERVICES[name].get("volumes", []):
+            mount = volume.split(":")[1]
+            assert not static_root[1].startswith(mount.rstrip("/") + "/"), (name, mount)
+        assert "DJANGO_STATIC_ROOT" not in SERVICES[name].get("environment", {}), name
+    assert "DJANGO_STATIC_ROOT" not in env_example()
+
+
 def test_env_example_documents_every_contract_variable_with_safe_values():
     documented = env_example()
     missing = [name for name in CONTRACT_VARIABLES if name not in documented]

@@ -35,21 +35,48 @@ pytestmark = [pytest.mark.mysql]
 
 REPORTS = "/api/reports/"
 # Everything else answers 401 to a caller without credentials (CONTRACT section 4).
-PUBLIC_URL_NAMES = {"schema", "docs", "auth-token", "healthz", "readyz"}
+PUBLIC_URL_NAMES = {"schema", "docs", "redoc", "auth-token", "healthz", "readyz", "web:login", "web:logout"}
+# Pages of the project's own frontend (CONTRACT section 10) use session login: signed out, a browser
+# is sent to the sign-in page and a script gets 401; a method a page does not take is 405.
+SESSION_PAGE_URL_NAMES = {
+    "report-exports",
+    "report-export-pdf",
+    "report-export-csv",
+    "report-export-xlsx",
+    "web:report-list",
+    "web:report-new",
+    "web:report-page",
+    "web:report-compare",
+    "web:report-retry",
+    "web:share-create",
+    "web:share-revoke",
+    "web:report-file",
+    "web:report-pizza",
+    "web:player-page",
+}
+# Share links (web): anyone may ask, and a token that is not a live link's is a 404 (405: a method they do not take).
+SHARE_URL_NAMES = {"web:share-page", "web:share-data", "web:share-file", "web:share-pizza"}
 METHODS = ("get", "post", "put", "patch", "delete", "options")
 # A converter's sample value: any well-formed value will do, the view must refuse before looking it up.
 SAMPLE_VALUES = {"int": "1", "uuid": str(uuid.uuid4()), "slug": "x", "str": "x", "path": "x"}
 
 
-def _url_patterns(patterns=None, prefix: str = ""):
-    """(route, name) for every URL of the project outside the Django admin, walking nested includes."""
+def _url_patterns(patterns=None, prefix: str = "", namespace: str = ""):
+    """(route, name) for every URL of the project outside the Django admin, walking nested includes.
+
+    A name in a namespaced include is given as `namespace:name`, as `reverse` takes it.
+    """
     for pattern in patterns if patterns is not None else get_resolver().url_patterns:
         if isinstance(pattern, URLResolver):
             if pattern.namespace == "admin":
                 continue
-            yield from _url_patterns(pattern.url_patterns, prefix + str(pattern.pattern))
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _url_patterns(pattern.url_patterns, prefix + str(pattern.pattern), inner)
         elif isinstance(pattern, URLPattern):
-            yield prefix + str(pattern.pattern), pattern.name
+            yield (
+                prefix + str(pattern.pattern),
+                f"{namespace}{pattern.name}" if pattern.name else pattern.name,
+            )
 
 
 def _concrete(route: str) -> str:
@@ -66,10 +93,20 @@ def test_every_endpoint_but_the_public_ones_needs_authentication(api_client):
     protected = {route: name for route, name in routes.items() if name not in PUBLIC_URL_NAMES}
     # The walk must see the whole API, or a new include could slip past it.
     assert {"api/reports/<uuid:report_id>/retry/", "create-report", "api/players/"} <= set(protected)
-    for route in protected:
+    for route, name in protected.items():
         path = _concrete(route)
         for method in METHODS:
             response = getattr(api_client, method)(path)
+            if name in SESSION_PAGE_URL_NAMES:
+                assert response.status_code in (302, 401, 405), (
+                    f"{method.upper()} {path}: {response.status_code}"
+                )
+                if response.status_code == 302:
+                    assert response["Location"].startswith(settings.LOGIN_URL), response["Location"]
+                continue
+            if name in SHARE_URL_NAMES:
+                assert response.status_code in (404, 405), f"{method.upper()} {path}: {response.status_code}"
+                continue
             assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
             assert response["WWW-Authenticate"] == "Token"
     assert Report.objects.count() == 0
@@ -80,6 +117,7 @@ def test_the_public_endpoints_answer_without_credentials_and_admin_asks_for_a_lo
     assert api_client.get("/healthz").status_code == 200
     assert api_client.get("/api/schema/").status_code == 200
     assert api_client.get("/api/docs/").status_code == 200
+    assert api_client.get("/api/redoc/").status_code == 200
     assert api_client.post("/api/auth/token/", {}, format="json").status_code == 400
     admin = api_client.get("/admin/reports/report/")
     assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")

@@ -27,21 +27,29 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # Before staticfiles: `runserver` then leaves static files to WhiteNoise, as gunicorn does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI and ReDoc served from our own static files, not a CDN.
+    "drf_spectacular_sidecar",
     "corsheaders",
     "django_celery_beat",
     "football",
     "players",
     "reports",
     "tasks",
+    "exports",
     "web",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from the web process itself, right after the security headers
+    # (HSTS, nosniff apply to them) and before anything that reads sessions.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,7 +65,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # The project's own overrides of third-party pages (the ReDoc page without web fonts).
+        "DIRS": [BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -125,8 +134,13 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# Static files (the admin's, DRF's browsable API's, Swagger UI's and ReDoc's, the
+# report pages') are served by WhiteNoise from the web process: no proxy or CDN
+# is needed, so the admin and the API docs look right on a closed network.
+# `collectstatic` copies them here (make run, make demo and the Docker image run
+# it); the image keeps them outside the var folder, which is a volume there.
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(VAR_DIR / "static"))).resolve()
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "/media/"
 
@@ -186,8 +200,12 @@ else:
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
     }
 STORAGES = {
+    # The report files (CONTRACT section 7).
     "default": _report_storage,
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Hashed names (base.4f3c1b.css), so WhiteNoise can let browsers and proxies
+    # cache them for a year, and gzip copies beside them. Outside DEBUG a page
+    # naming a file that collectstatic did not collect fails loudly.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -227,6 +245,8 @@ CELERY_TASK_ROUTES = {
     "tasks.daily_*": {"queue": "slow"},
     "tasks.weekly_*": {"queue": "slow"},
     "tasks.probe_sleep": {"queue": "fast"},
+    # A PDF takes Chromium seconds: never in front of a fast section.
+    "exports.*": {"queue": "slow"},
 }
 CELERY_TASK_DEFAULT_QUEUE = "fast"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
@@ -293,11 +313,54 @@ REST_FRAMEWORK = {
 }
 MAX_PAGE_SIZE = 100
 
+# Shown at the top of /api/docs/ and /api/redoc/: what a client needs before its first call.
+API_DESCRIPTION = """
+Player reports over the Wyscout public data set (L. Pappalardo et al., "A public data set of
+spatio-temporal match events in soccer competitions", Scientific Data 6, 236 (2019); CC BY 4.0).
+
+## Authentication
+
+Everything but this schema, these docs, `POST /api/auth/token/`, `/healthz` and `/readyz` needs an
+authenticated user; without one the answer is `401`. Two methods:
+
+- **Token** (`tokenAuth`): send `Authorization: Token KEY`. Get KEY from `POST /api/auth/token/`
+  with `username` and `password` (or an operator's `manage.py drf_create_token USER`).
+  In this page: *Authorize*, then `Token KEY` as the value.
+- **Session** (`cookieAuth`): a browser logged in through `/admin/login/` is authenticated by its
+  `sessionid` cookie; `POST` and `DELETE` then also need the `X-CSRFToken` header (the `csrftoken`
+  cookie's value), or the answer is `403`.
+
+A report belongs to the user who created it: anyone else gets `404` for it (staff see all).
+
+## Errors
+
+Every error is JSON in Django REST framework's shape, naming each bad value:
+
+- `{"field": ["message", ...], ...}`: a bad body field, query parameter or header (`400`), one
+  key per bad one, e.g. `{"players": ["Unknown player ids: 1, 2."]}`.
+- `{"detail": "message"}`: everything else: `401` (no or wrong credentials), `403` (a session
+  request without its CSRF token), `404` (an unknown id, a report that is not yours, a page beyond
+  the last, a path that matches nothing), `405`, `406`, `409`, `413`, `415`, `429` (too many
+  requests: wait the `Retry-After` header's seconds) and `503` (the task broker is unreachable
+  when a report is created: nothing was created; try again).
+
+A well-formed id that is not in the data is an error, never an empty answer: `404` in a path
+(`/api/players/1/`), `400` naming it in a filter or a body (`?team=1`, `"players": [1]`).
+"""
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Football Report API",
-    "DESCRIPTION": "Player reports over the Wyscout public data set (Pappalardo et al., 2019, CC BY 4.0).",
+    "DESCRIPTION": API_DESCRIPTION.strip(),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's copies among our static
+    # files: drf-spectacular's default loads them from a public CDN, and the docs
+    # page was blank on any machine without a route to one.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl: Swagger UI would otherwise send the schema to swagger.io's online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -338,10 +401,25 @@ PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
+# --- Exports (exports/) ------------------------------------------------------------
+# Debian's Chromium prints the PDF; a setting so that a machine with it
+# elsewhere (or a test that needs it to fail) can say where it is.
+EXPORT_CHROMIUM_PATH = env.str("EXPORT_CHROMIUM_PATH", default="/usr/bin/chromium")
+# A print of a 25-player report takes a few seconds; a Chromium that hangs is
+# killed after this and the export fails with that reason.
+EXPORT_CHROMIUM_TIMEOUT_S = env.int("EXPORT_CHROMIUM_TIMEOUT_S", default=120)
+# An export queued or running this long is taken as lost (its message or worker
+# died): asking again fails it and starts a new one. Longer than the task's hard limit.
+EXPORT_DEADLINE_S = env.int("EXPORT_DEADLINE_S", default=900)
+# Deliveries of one export's task before it fails for good: a task that kills
+# its worker every time would otherwise be redelivered forever.
+EXPORT_MAX_CLAIMS = env.int("EXPORT_MAX_CLAIMS", default=3)
+
 # --- The report pages (web) ------------------------------------------------------
-LOGIN_URL = "web:login"
-LOGIN_REDIRECT_URL = "web:report-list"
-LOGOUT_REDIRECT_URL = "web:login"
+# Paths, not URL names: other code compares them with request paths.
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/accounts/login/"
 # Longest life of a share link, and the default a new one gets.
 WEB_SHARE_MAX_DAYS = env.int("WEB_SHARE_MAX_DAYS", default=30)
 WEB_SHARE_DEFAULT_DAYS = 7

@@ -25,9 +25,18 @@ if TEST_STACK == "production":
     os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 
 from .base import *  # noqa: E402, F403
-from .base import DATABASES, REST_FRAMEWORK, VAR_DIR, _database, env  # noqa: E402
+from .base import DATABASES, REST_FRAMEWORK, STATIC_ROOT, STORAGES, VAR_DIR, _database, env  # noqa: E402
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Static files straight from the apps' folders (WhiteNoise's finders), unhashed:
+# a test that renders a page needs no collectstatic run first, which would cost
+# every test process seconds. tests/test_web_surface.py runs the production
+# settings themselves (collectstatic, hashed and compressed files) in a gunicorn.
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+WHITENOISE_USE_FINDERS = True
+# WhiteNoise warns about a STATIC_ROOT that does not exist (here nothing is collected).
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     # Off in effect, unless a test process is started with small rates to test throttling.
