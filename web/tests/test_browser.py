@@ -256,7 +256,9 @@ def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
         wait(driver).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".message.share-link"))).text
     )
     share_url = re.search(r"(http://\S+/share/[A-Za-z0-9_-]+/)", message).group(1)
-    driver.execute_script("document.getElementById('share').scrollIntoView({block: 'end'})")
+    # Once the players are drawn (the note above them empties at complete), the box is at the bottom.
+    wait(driver).until(lambda d: d.find_element(By.ID, "data-note").get_attribute("textContent") == "")
+    driver.execute_script("document.getElementById('share').scrollIntoView({block: 'start'})")
     shot(driver, "share")
     driver.execute_script("arguments[0].click()", driver.find_element(By.CSS_SELECTOR, ".signout button"))
     wait(driver).until(EC.url_contains("/accounts/login/"))
