@@ -486,6 +486,31 @@ def status_sequential(client: ApiClient, report_id: str, *, count: int = 30) -> 
     return times
 
 
+def report_page_first_view(client: ApiClient, *, owner, report_id: str, count: int = 30) -> list[float]:
+    """`GET /reports/<id>/` (the report page's first view) signed in by session, as a browser tab opens it.
+
+    The session is made in the bench process (Django's test client logs the
+    bench user in; the session lives in the shared database) and its cookie
+    sent with each request. Each time, in ms, includes the loopback round trip.
+    """
+    import requests
+    from django.test import Client
+
+    login = Client()
+    login.force_login(owner)
+    page = requests.Session()
+    page.cookies.set(settings.SESSION_COOKIE_NAME, login.cookies[settings.SESSION_COOKIE_NAME].value)
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        answer = page.get(f"{client.base_url}/reports/{report_id}/", timeout=30, allow_redirects=False)
+        _ = answer.content
+        times.append((time.perf_counter() - started) * 1000)
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET /reports/{report_id}/ answered {answer.status_code}")
+    return times
+
+
 def big_reports_and_pollers(
     client: ApiClient,
     *,

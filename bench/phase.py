@@ -272,6 +272,9 @@ def _measure(
     figures["create_p50_ms"] = rounded(percentile(many, 50))
     figures["create_p99_ms"] = rounded(percentile(many, 99))
     figures["status_25_players_ms"] = rounded(percentile(measures.status_sequential(client, report_id), 50))
+    figures["report_page_first_view_ms"] = rounded(
+        percentile(measures.report_page_first_view(client, owner=owner, report_id=report_id), 50)
+    )
     one, _ = client.report_create(name="bench: one player", player_ids=squad[:1])
     figures["status_1_player_ms"] = rounded(percentile(measures.status_sequential(client, one["id"]), 50))
 

@@ -198,7 +198,7 @@
     { id: "heatmap", title: "Heatmap", needs: ["heatmap"], also: ["visuals"], render: renderHeatmap },
     { id: "pizza", title: "Percentiles", needs: ["percentiles"], render: renderPizza },
     { id: "similar", title: "Similar players", needs: ["similar_players"], render: renderSimilar },
-    { id: "xt", title: "Expected threat", needs: ["expected_threat"], render: renderXt },
+    { id: "xt", title: "Expected threat", needs: ["expected_threat"], wide: true, render: renderXt },
     { id: "passes", title: "Pass map", needs: ["visuals"], render: renderPassMap },
   ];
 
