@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import orjson
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import Client
 from django.utils import timezone
 
 from football.tests.factories import PlayerFactory
-from reports.models import Report, ReportTask
+from reports.models import Partial, Report, ReportTask
 from tests.pipeline import PRODUCTION
 from web.models import ShareLink
 
@@ -330,3 +331,74 @@ def test_report_page_first_view_is_cheap_for_25_players(owner_client, user, djan
     # The page carries its players for the grid, but no figures: those come from the data API.
     assert response.content.decode().count('"short_name"') == 25
     assert elapsed_ms < 300, elapsed_ms
+
+
+def _percentiles_partial(report, player_id):
+    """Give the report's percentiles partial of a player the section's real shape."""
+    from reports.sections.percentiles import PER90_FIGURES
+
+    task = report.tasks.get(player_id=player_id, section="percentiles")
+    figures = {
+        name: {"total": 3.0, "per90": 0.5 + index / 10, "percentile": 10.0 + 5 * index}
+        for index, name in enumerate(PER90_FIGURES)
+    }
+    competition = {
+        "competition_id": 28,
+        "competition": "World Cup",
+        "kind": "tournament",
+        "season_id": 10078,
+        "season": "2018",
+        "team": {"id": 4418, "name": "France"},
+        "role": "FW",
+        "appearances": 6,
+        "minutes": 500,
+        "min_minutes": 270,
+        "meets_min_minutes": True,
+        "pool_size": 34,
+        "figures": figures,
+    }
+    default_storage.delete(task.partial_key)
+    default_storage.save(
+        task.partial_key,
+        ContentFile(orjson.dumps({"section": "percentiles", "version": 1, "competitions": [competition]})),
+    )
+    return task.partial_key
+
+
+def test_pizza_is_drawn_once_kept_beside_its_partial_and_listed_with_it(owner_client, user):
+    from web.services import pizza_key
+
+    report = report_make(owner=user, players=1)
+    player_id = report.player_ids[0]
+    key = _percentiles_partial(report, player_id)
+    response = owner_client.get(f"/reports/{report.pk}/players/{player_id}/pizza.png")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+    stored = pizza_key(key)
+    assert stored.startswith("reports/partials/percentiles/") and stored.endswith("/pizza-v1.png")
+    assert default_storage.open(stored, "rb").read() == response.content
+    assert stored in Partial.objects.get(key=key).files  # deleted with the partial
+    # Served from storage the next time, and through the file view too, since it is the report's.
+    assert owner_client.get(f"/reports/{report.pk}/players/{player_id}/pizza.png").content == response.content
+    assert owner_client.get(f"/reports/{report.pk}/files/{stored}").status_code == 200
+    # A player outside the report, or one without percentiles yet: 404.
+    assert owner_client.get(f"/reports/{report.pk}/players/1/pizza.png").status_code == 404
+    unfinished = report_make(owner=user, players=1, finished=False)
+    assert (
+        owner_client.get(f"/reports/{unfinished.pk}/players/{unfinished.player_ids[0]}/pizza.png").status_code
+        == 404
+    )
+
+
+def test_compare_shows_the_same_figures_in_columns_and_the_pools(owner_client, user):
+    report = report_make(owner=user, players=2)
+    for player_id in report.player_ids:
+        _percentiles_partial(report, player_id)
+    response = owner_client.get(
+        f"/reports/{report.pk}/compare/", {"players": ",".join(map(str, report.player_ids))}
+    )
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert body.count("34 FW players with at least 270 minutes in World Cup 2018") == 2
+    assert "Non-penalty goals" in body and "15 (0.60 p90)" in body  # percentile and per 90, side by side
+    assert body.count('class="picture"') == 2
