@@ -103,6 +103,17 @@ class Player(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def country(self) -> str:
+        """The country the player represents: their national team's, else the passport area.
+
+        Wyscout's `passportArea` is one passport of several, often not the
+        country played for: Mbappé's is Cameroon, Pogba's Guinea. A reader of
+        this (the API, the profile section) selects `current_national_team`.
+        """
+        team = self.current_national_team
+        return team.area or team.name if team is not None else self.nationality
+
 
 class Match(models.Model):
     class Duration(models.TextChoices):

@@ -41,7 +41,9 @@ def player_list(
     role: str | None = None,
 ) -> QuerySet[Player]:
     """Players matching every filter given, by name; `last_team` is joined so a page costs one query."""
-    players = Player.objects.select_related("last_team").filter(_search_filter(search))
+    players = Player.objects.select_related("last_team", "current_national_team").filter(
+        _search_filter(search)
+    )
     if role:
         players = players.filter(role=role)
     # EXISTS rather than a join: a player with forty appearances is still one row.
@@ -55,7 +57,7 @@ def player_list(
 
 
 def player_get(*, player_id: int) -> Player | None:
-    return Player.objects.select_related("last_team").filter(pk=player_id).first()
+    return Player.objects.select_related("last_team", "current_national_team").filter(pk=player_id).first()
 
 
 def player_seasons(*, player: Player) -> list[dict]:

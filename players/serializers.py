@@ -28,6 +28,11 @@ class PlayerSummarySerializer(serializers.ModelSerializer):
         help_text="The club or national team of the player's latest appearance in the data.",
     )
 
+    nationality = serializers.CharField(
+        source="country",
+        help_text="The country the player represents (their national team in the data), else their passport area.",
+    )
+
     class Meta:
         model = Player
         fields = ["id", "name", "short_name", "role", "birth_date", "nationality", "team"]
@@ -45,6 +50,11 @@ class PlayerDetailSerializer(serializers.ModelSerializer):
     """A player; the view computes `seasons` (players.selectors.player_seasons) and passes it in the context."""
 
     team = TeamRefSerializer(source="last_team", allow_null=True)
+    nationality = serializers.CharField(
+        source="country",
+        help_text="The country the player represents (their national team in the data), else their passport area.",
+    )
+    passport_area = serializers.CharField(source="nationality", help_text="Wyscout's passportArea.")
     seasons = serializers.SerializerMethodField(
         help_text="One row per competition, season and team played for, oldest first."
     )
@@ -64,6 +74,7 @@ class PlayerDetailSerializer(serializers.ModelSerializer):
             "weight",
             "foot",
             "nationality",
+            "passport_area",
             "birth_area",
             "team",
             "seasons",

@@ -370,3 +370,13 @@ def test_competitions_with_their_seasons(auth_client, django_assert_max_num_quer
         "seasons": [{"id": season.id, "name": "2018"}],
     }
     assert len(by_id[league.id]["seasons"]) == 1
+
+
+@pytest.mark.mysql
+def test_nationality_is_the_country_played_for_not_the_first_passport(db, world_cup, auth_client):
+    """Wyscout gives Mbappé a Cameroonian and Pogba a Guinean passport area; both played for France."""
+    for query, passport in (("mbappe", "Cameroon"), ("pogba", "Guinea")):
+        [listed] = auth_client.get("/api/players/", {"search": query}).json()["results"]
+        assert listed["nationality"] == "France"
+        detail = auth_client.get(f"/api/players/{listed['id']}/").json()
+        assert (detail["nationality"], detail["passport_area"]) == ("France", passport)

@@ -15,7 +15,7 @@ def _age_on(birth_date, day) -> int | None:
 
 
 def compute(context: SectionContext) -> dict:
-    player = Player.objects.filter(pk=context.player_id).first()
+    player = Player.objects.select_related("current_national_team").filter(pk=context.player_id).first()
     if player is None:
         raise SectionError(f"player {context.player_id} is not in the football database")
     teams = list(
@@ -39,7 +39,9 @@ def compute(context: SectionContext) -> dict:
         "weight_kg": player.weight,
         "foot": player.foot or None,
         "role": player.role,
-        "nationality": player.nationality or None,
+        # The country played for; Wyscout's passport area can be another one (football.models.Player.country).
+        "nationality": player.country or None,
+        "passport_area": player.nationality or None,
         "birth_area": player.birth_area or None,
         "teams": [
             {
@@ -57,7 +59,8 @@ def compute(context: SectionContext) -> dict:
 SECTION = Section(
     name="profile",
     queue=FAST_QUEUE,
-    version=1,
+    # 2: nationality is the country played for, with the passport area beside it.
+    version=2,
     compute=compute,
     description="name, birth date, age at season end, height, weight, foot, role, nationality, teams",
 )
