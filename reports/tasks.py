@@ -5,7 +5,7 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from . import dispatch, runner
+from . import dispatch, outbox, runner
 
 TASK_OPTIONS = {
     "bind": True,
@@ -55,3 +55,14 @@ def compute_slow_section(self, upstream=None, *, report_task_id: int):
 def dispatch_report(report_id: str) -> int:
     # Dispatch is idempotent: it publishes only records not yet marked dispatched.
     return dispatch.report_dispatch(report_id=report_id)
+
+
+@shared_task(
+    name=outbox.RUN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def run_outbox(row_id: int) -> bool:
+    # The row's claim (a lease) makes a second delivery, or the reconciler, wait or do nothing.
+    return outbox.outbox_run(row_id=row_id)

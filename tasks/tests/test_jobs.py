@@ -53,6 +53,8 @@ def test_migrations_create_the_periodic_tasks():
         "daily_refresh_aggregates",
         "weekly_refit_models",
         "weekly_check_data",
+        "weekly_audit_storage",
+        "minutely_reconcile_reports",
     }
     for job in SCHEDULED_JOBS:
         _, _, task, queue, enabled, _, minute, hour, day_of_week = rows[job.name]
@@ -60,8 +62,12 @@ def test_migrations_create_the_periodic_tasks():
         assert queue == SLOW_QUEUE
         assert enabled
         assert (minute, hour) == (job.minute, job.hour)
+        if job.minutely:
+            # The reconciler: every minute of every hour.
+            assert (minute, hour, day_of_week) == ("*", "*", "*")
+            continue
         # Daily at night UTC, weekly on Monday.
-        assert int(hour) < 6
+        assert int(hour) <= 6
         assert day_of_week == ("1" if job.name.startswith("weekly_") else "*")
         assert str(PeriodicTask.objects.get(name=job.name).crontab.timezone) == "UTC"
 

@@ -1,0 +1,129 @@
+"""Storage that heals: what happens when a stored file the database names is gone.
+
+A partial or merged file can vanish under the database (a bucket replaced
+or emptied, a lifecycle rule, a restore, an operator). None of that is a
+500: the read serves what it has and lists the missing sections as
+`pending`, and this module turns the finding into work, once however many
+readers see it at the same moment:
+
+- the partial's row is marked missing (`Partial.missing_since`), so no
+  report reuses it and no claim takes it for stored; the next write of its
+  key clears the mark;
+- the report's records of those keys go back from `done` to `queued` with a
+  conditional update under the report's row lock: the first reader moves
+  them and the others find nothing to move; the same transaction takes them
+  off the counters, reopens the report (a new generation, so a new merged
+  file follows) and writes the outbox row that publishes them;
+- a merged file found gone is forgotten by a conditional update
+  (`merged_generation` back to 0) that writes the outbox row rewriting it.
+"""
+
+import logging
+
+from django.db import DatabaseError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from .outbox import outbox_add
+from .status import queue_counter, revised, revision_note_after_commit
+
+logger = logging.getLogger(__name__)
+
+
+def partials_mark_missing(*, keys: list[str]) -> int:
+    """Mark the rows of these keys missing; returns how many were not marked yet."""
+    if not keys:
+        return 0
+    return Partial.objects.filter(key__in=keys, missing_since__isnull=True).update(
+        missing_since=timezone.now()
+    )
+
+
+def report_partials_missing(*, report_id, keys: list[str]) -> int:
+    """Re-enqueue the report's done sections whose partial is gone; returns how many this call moved.
+
+    Safe to call from any number of readers at once. A database fault here
+    (a deadlock with a finishing section) is logged, not raised: the reader
+    still answers, and the next reader, or storage_audit, tries again.
+    """
+    try:
+        # Its own commit, before the report's lock: a section finishing locks
+        # its partial's row before the report's, and the opposite order here
+        # could deadlock with it.
+        partials_mark_missing(keys=keys)
+        with transaction.atomic():
+            return _requeue(report_id=report_id, keys=keys)
+    except DatabaseError:
+        logger.warning("could not re-enqueue the missing partials of report %s", report_id, exc_info=True)
+        return 0
+
+
+def _requeue(*, report_id, keys: list[str]) -> int:
+    # The report's row lock orders concurrent readers: the second one finds
+    # the records already queued and moves nothing, so each is counted once.
+    if Report.objects.select_for_update().filter(pk=report_id).values_list("pk", flat=True).first() is None:
+        return 0
+    moving = list(
+        ReportTask.objects.filter(
+            report_id=report_id, state=TaskState.DONE, partial_key__in=keys
+        ).values_list("pk", "queue", "reused")
+    )
+    if not moving:
+        return 0
+    moved = ReportTask.objects.filter(pk__in=[pk for pk, _, _ in moving], state=TaskState.DONE).update(
+        state=TaskState.QUEUED,
+        reused=False,
+        attempts=0,
+        error="",
+        dispatched_at=None,
+        started_at=None,
+        finished_at=None,
+        claimed_by="",
+    )
+    assert moved == len(moving), "records moved under the report's lock by someone else"
+    changes: dict = {}
+    for queue in ("fast", "slow"):
+        done = sum(1 for _, q, _ in moving if q == queue)
+        reused = sum(1 for _, q, r in moving if q == queue and r)
+        if done:
+            changes[queue_counter(queue, "done")] = F(queue_counter(queue, "done")) - done
+        if reused:
+            changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) - reused
+    # The report stays readable (ready_at is kept: the data answer lists the
+    # sections as pending) and runs again; the generation moves so that a new
+    # merged file is written when they end. Dependents travel in one chain
+    # with their dependency, since both are published together.
+    Report.objects.filter(pk=report_id).update(
+        **revised(
+            **changes,
+            status=ReportStatus.RUNNING,
+            completed_at=None,
+            generation=F("generation") + 1,
+        )
+    )
+    outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+    revision_note_after_commit(report_id)
+    logger.warning(
+        "report %s: %d sections re-enqueued, their partials are gone from storage", report_id, moved
+    )
+    return moved
+
+
+def report_merged_missing(*, report_id, generation: int) -> bool:
+    """Forget a merged file found gone and have it written again; True for the one caller that did."""
+    try:
+        with transaction.atomic():
+            forgotten = Report.objects.filter(
+                pk=report_id, generation=generation, merged_generation=generation
+            ).update(merged_generation=0, merged_key="")
+            if forgotten:
+                outbox_add(
+                    kind=OutboxKind.WRITE_MERGED, report_id=report_id, payload={"generation": generation}
+                )
+    except DatabaseError:
+        logger.warning("could not have the merged file of report %s written again", report_id, exc_info=True)
+        return False
+    if forgotten:
+        logger.warning("report %s: merged file of generation %d gone from storage", report_id, generation)
+    return bool(forgotten)
