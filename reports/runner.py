@@ -178,7 +178,8 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
                 ignore_conflicts=True,
             )
             stored = Partial.objects.filter(key=task.partial_key)
-            stored.update(writes=F("writes") + 1, size=len(body), files=files)
+            # Written again after it was found gone: reusable from now on.
+            stored.update(writes=F("writes") + 1, size=len(body), files=files, missing_since=None)
             _finish(task, partial_id=Subquery(stored.values("pk")[:1]), reused=False, started=started)
         return {"partial_key": task.partial_key}
     except SectionError as exc:
@@ -234,7 +235,11 @@ def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
         ReportTask.objects.select_related("report")
         # A partial another report stored since this one was created, found in the same query.
         .annotate(
-            stored_partial_id=Subquery(Partial.objects.filter(key=OuterRef("partial_key")).values("pk")[:1])
+            stored_partial_id=Subquery(
+                Partial.objects.filter(key=OuterRef("partial_key"), missing_since__isnull=True).values("pk")[
+                    :1
+                ]
+            )
         )
         .filter(pk=report_task_id)
         .first()

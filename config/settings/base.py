@@ -343,6 +343,9 @@ REPORT_TASK_RECLAIM_AFTER_S = env.int("REPORT_TASK_RECLAIM_AFTER_S", default=CEL
 REPORT_OUTBOX_LEASE_S = env.int("REPORT_OUTBOX_LEASE_S", default=300)
 # The reconciler leaves a new outbox row to the process that committed it for this long.
 REPORT_OUTBOX_GRACE_S = env.int("REPORT_OUTBOX_GRACE_S", default=10)
+# Partials checked in storage before a report reuses its stored ones (one per
+# section, in one concurrent round); all are checked only if one is gone.
+REPORT_REUSE_CHECK_SAMPLE = env.int("REPORT_REUSE_CHECK_SAMPLE", default=9)
 # storage_audit deletes an object with no row only when it is older than this:
 # a section writes its file before its row.
 REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3600)
