@@ -757,10 +757,11 @@ def test_duplicate_delivery_while_the_section_runs_does_nothing_and_counts_no_at
     stack.hold()
     stack.start_workers({"fast": {"FAULT_HOLD": f"profile:{held}"}, "slow": {}})
     second = Worker("fast", env=stack.env, log_dir=stack.log_dir, name="worker-fast-second")
-    second.start()
     try:
         report_id = create(auth_client, [held], ["profile"])
         stack.wait_held()
+        # Started once the first holds the section, so that the duplicate is the one it gets.
+        second.start()
         record = task(report_id, held, "profile")
         assert record.state == TaskState.RUNNING and record.attempts == 1
         current_app.send_task(
@@ -870,7 +871,9 @@ def test_a_partial_deleted_while_20_readers_read_is_computed_again_once(stack, a
     # Re-enqueued once: one more run (attempts start again at 0) and one more write.
     assert lost.state == TaskState.DONE and lost.attempts == 1
     assert Partial.objects.get(key=lost.partial_key).writes == 2
-    wait_for(lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="generation 2's merged file")
+    report = wait_for(
+        lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="generation 2's merged file"
+    )
     assert data_document(auth_client, report_id) == clean
     assert not default_storage.exists(report.merged_key.replace("/g2.json", "/g1.json"))
 
