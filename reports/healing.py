@@ -127,3 +127,19 @@ def report_merged_missing(*, report_id, generation: int) -> bool:
     if forgotten:
         logger.warning("report %s: merged file of generation %d gone from storage", report_id, generation)
     return bool(forgotten)
+
+
+def report_upstream_missing(*, report_task_id: int, report_id, key: str) -> None:
+    """A running section found its dependency's partial gone: both go back to the queue, chained.
+
+    The dependency is re-enqueued as for a read; this record (running, not
+    counted yet) goes back to `queued` in the same transaction, so that the
+    publish sends both in one chain and this one receives the new partial.
+    """
+    partials_mark_missing(keys=[key])
+    with transaction.atomic():
+        ReportTask.objects.filter(pk=report_task_id, state=TaskState.RUNNING).update(
+            state=TaskState.QUEUED, dispatched_at=None, claimed_by=""
+        )
+        if not _requeue(report_id=report_id, keys=[key]):
+            outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)

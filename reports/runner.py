@@ -29,6 +29,7 @@ from football.analytics.pinned import pinned_models
 from football.models import FittedModel
 from football.selectors import data_version, fitted_model_versions
 
+from . import healing
 from .keys import partial_file_key
 from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
@@ -71,6 +72,14 @@ def _claimant_gone(claimed_by: str) -> bool:
     except PermissionError:
         return False
     return False
+
+
+class UpstreamGone(Exception):
+    """The partial of the section this one depends on is gone from storage."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
 
 
 class TransientError(Exception):
@@ -185,6 +194,10 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     except SectionError as exc:
         _fail(task, str(exc))
         return None
+    except UpstreamGone as exc:
+        # Not a failure of this section: its input is computed again, then it runs.
+        healing.report_upstream_missing(report_task_id=task.pk, report_id=task.report_id, key=exc.key)
+        return None
     except Exception as exc:
         if is_transient(exc):
             # A broken connection is not reused by the next attempt.
@@ -263,8 +276,11 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
         if parent is None or parent["state"] != TaskState.DONE:
             raise SectionError(f"depends on {dependency}, which has not finished")
         key = parent["partial_key"]
-    with default_storage.open(key, "rb") as stored:
-        return orjson.loads(stored.read())
+    try:
+        with default_storage.open(key, "rb") as stored:
+            return orjson.loads(stored.read())
+    except FileNotFoundError as exc:
+        raise UpstreamGone(key) from exc
 
 
 def _finish(task: ReportTask, *, partial_id, reused: bool, started: float) -> None:

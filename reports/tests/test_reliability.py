@@ -287,3 +287,27 @@ def test_a_bucket_emptied_is_seen_by_the_sample_and_nothing_gone_is_reused(owner
     reused = ReportTask.objects.get(report=second, reused=True)
     assert reused.partial_key == kept
     assert Partial.objects.filter(missing_since__isnull=False).count() == 3
+
+
+def test_a_section_whose_dependencys_partial_is_gone_queues_both_again(owner):
+    league = small_league()
+    player = league.player_ids[0]
+    report, _ = services.report_create(owner=owner, player_ids=[player], sections=["shot_map", "visuals"])
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    runner.report_task_run(report_task_id=shot_map.pk)
+    default_storage.delete(shot_map.partial_key)
+
+    assert (
+        runner.report_task_run(report_task_id=visuals.pk) is None
+    )  # standalone: reads shot_map from storage
+
+    states = dict(ReportTask.objects.filter(report=report).values_list("section", "state"))
+    assert states == {"shot_map": TaskState.QUEUED, "visuals": TaskState.QUEUED}
+    report.refresh_from_db()
+    assert (report.fast_done, report.slow_done, report.slow_failed) == (0, 0, 0)
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).exists()
+    runner.report_task_run(report_task_id=shot_map.pk)
+    runner.report_task_run(report_task_id=visuals.pk)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE and (report.fast_done, report.slow_done) == (1, 1)
