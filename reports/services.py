@@ -376,6 +376,15 @@ def _broker_keeps_queued_messages() -> bool:
     return str(settings.CELERY_BROKER_URL).startswith(("amqp", "pyamqp"))
 
 
+def _never_dispatched(now) -> Q:
+    """Records still queued and unpublished a minute after they could go out (slow ones: after ready)."""
+    a_minute_ago = now - timedelta(minutes=1)
+    return Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
+        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
+        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
+    )
+
+
 def report_tasks_reap(*, now=None) -> int:
     """Re-enqueue sections that were never dispatched, or whose message was lost.
 
@@ -391,11 +400,7 @@ def report_tasks_reap(*, now=None) -> int:
     """
     now = now or timezone.now()
     deadline = now - timedelta(seconds=settings.REPORT_TASK_DEADLINE_S)
-    a_minute_ago = now - timedelta(minutes=1)
-    never_dispatched = Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
-        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
-        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
-    )
+    never_dispatched = _never_dispatched(now)
     lost_states = [TaskState.RUNNING, TaskState.RETRYING]
     if not _broker_keeps_queued_messages():
         lost_states.append(TaskState.QUEUED)
@@ -431,7 +436,8 @@ def reports_reconcile(*, now=None) -> dict:
       splits one again;
     - records running past REPORT_TASK_RECLAIM_AFTER_S (the hard time limit
       and a margin: no live worker still runs them; their message was acked or
-      is lost): re-enqueued, attempts kept;
+      is lost), and records still unpublished a minute after they could go
+      out: re-enqueued, attempts kept;
     - outbox rows still there REPORT_OUTBOX_GRACE_S after their commit (their
       run failed, or their runner died): run.
     """
@@ -445,8 +451,13 @@ def reports_reconcile(*, now=None) -> dict:
         for report_id in _reports_miscounted(batch):
             corrected += report_recount(report_id=report_id)
     reclaim_before = now - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S)
+    # Past the reclaim time, and records no publish reached (a dispatch task
+    # that failed after its outbox row was done): both published again.
     reclaimed = _requeue_and_publish(
-        ReportTask.objects.filter(state=TaskState.RUNNING, started_at__lt=reclaim_before), why="reconciler"
+        ReportTask.objects.filter(
+            Q(state=TaskState.RUNNING, started_at__lt=reclaim_before) | _never_dispatched(now)
+        ),
+        why="reconciler",
     )
     from .outbox import outbox_drain
 

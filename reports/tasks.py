@@ -51,6 +51,12 @@ def compute_slow_section(self, upstream=None, *, report_task_id: int):
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,  # as for the sections: a Redis outage must not drop the message
+    # A broker fault while publishing: tried again with backoff (the
+    # reconciler publishes what is still undispatched a minute later anyway).
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=10,
 )
 def dispatch_report(report_id: str) -> int:
     # Dispatch is idempotent: it publishes only records not yet marked dispatched.
