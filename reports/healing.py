@@ -40,29 +40,39 @@ def partials_mark_missing(*, keys: list[str]) -> int:
     )
 
 
-def report_partials_missing(*, report_id, keys: list[str]) -> int:
+def report_partials_missing(*, report_id, generation: int, keys: list[str]) -> int:
     """Re-enqueue the report's done sections whose partial is gone; returns how many this call moved.
 
-    Safe to call from any number of readers at once. A database fault here
-    (a deadlock with a finishing section) is logged, not raised: the reader
-    still answers, and the next reader, or storage_audit, tries again.
+    `generation` is the report's generation when the caller read it: a
+    reader slow enough that the first one's heal has already run, and even
+    recomputed the partial, must not move it again, and the heal moves the
+    generation. Safe to call from any number of readers at once. A database
+    fault here (a deadlock with a finishing section) is logged, not raised:
+    the reader still answers, and the next reader, or storage_audit, tries
+    again.
     """
     try:
+        if not Report.objects.filter(pk=report_id, generation=generation).exists():
+            return 0  # healed by another reader meanwhile
         # Its own commit, before the report's lock: a section finishing locks
         # its partial's row before the report's, and the opposite order here
         # could deadlock with it.
         partials_mark_missing(keys=keys)
         with transaction.atomic():
-            return _requeue(report_id=report_id, keys=keys)
+            return _requeue(report_id=report_id, keys=keys, generation=generation)
     except DatabaseError:
         logger.warning("could not re-enqueue the missing partials of report %s", report_id, exc_info=True)
         return 0
 
 
-def _requeue(*, report_id, keys: list[str]) -> int:
+def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> int:
     # The report's row lock orders concurrent readers: the second one finds
-    # the records already queued and moves nothing, so each is counted once.
-    if Report.objects.select_for_update().filter(pk=report_id).values_list("pk", flat=True).first() is None:
+    # the generation moved (or the records already queued) and moves nothing,
+    # so each is counted once.
+    locked = (
+        Report.objects.select_for_update().filter(pk=report_id).values_list("generation", flat=True).first()
+    )
+    if locked is None or (generation is not None and locked != generation):
         return 0
     moving = list(
         ReportTask.objects.filter(

@@ -61,7 +61,7 @@ def report_data_read(*, report: Report) -> ReportData:
             healing.report_merged_missing(report_id=report.pk, generation=report.generation)
     body, missing = _merge_partials(report)
     if missing:
-        healing.report_partials_missing(report_id=report.pk, keys=missing)
+        healing.report_partials_missing(report_id=report.pk, generation=report.generation, keys=missing)
     return ReportData(body=body, source=SOURCE_PARTIALS)
 
 
@@ -81,7 +81,7 @@ def merged_write(*, report_id, generation: int) -> bool:
         if missing:
             # Partials gone: their sections run again, and the new generation's
             # completion writes its own merged file.
-            healing.report_partials_missing(report_id=report.pk, keys=missing)
+            healing.report_partials_missing(report_id=report.pk, generation=generation, keys=missing)
             return False
         key = merged_key(report_id=report.pk, generation=generation)
         default_storage.save(key, ContentFile(body, name="merged.json"))
