@@ -21,7 +21,7 @@ readers see it at the same moment:
 import logging
 
 from django.db import DatabaseError, transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
@@ -81,33 +81,46 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
     )
     if not moving:
         return 0
-    moved = ReportTask.objects.filter(pk__in=[pk for pk, _, _ in moving], state=TaskState.DONE).update(
-        state=TaskState.QUEUED,
-        reused=False,
-        attempts=0,
-        error="",
-        dispatched_at=None,
-        started_at=None,
-        finished_at=None,
-        claimed_by="",
-    )
-    assert moved == len(moving), "records moved under the report's lock by someone else"
     changes: dict = {}
+    moved = 0
+    # One update per (queue, reused): what each really moved is what leaves the counters.
     for queue in ("fast", "slow"):
-        done = sum(1 for _, q, _ in moving if q == queue)
-        reused = sum(1 for _, q, r in moving if q == queue and r)
-        if done:
-            changes[queue_counter(queue, "done")] = F(queue_counter(queue, "done")) - done
-        if reused:
-            changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) - reused
+        for reused in (False, True):
+            pks = [pk for pk, q, r in moving if q == queue and r == reused]
+            if not pks:
+                continue
+            count = ReportTask.objects.filter(pk__in=pks, state=TaskState.DONE).update(
+                state=TaskState.QUEUED,
+                reused=False,
+                attempts=0,
+                error="",
+                dispatched_at=None,
+                started_at=None,
+                finished_at=None,
+                claimed_by="",
+            )
+            moved += count
+            done = queue_counter(queue, "done")
+            changes[done] = changes.get(done, F(done)) - count
+            if reused:
+                changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) - count
+    if not moved:
+        return 0
     # The report stays readable (ready_at is kept: the data answer lists the
     # sections as pending) and runs again; the generation moves so that a new
     # merged file is written when they end. Dependents travel in one chain
     # with their dependency, since both are published together.
+    fast_moved = "fast_done" in changes
     Report.objects.filter(pk=report_id).update(
         **revised(
             **changes,
-            status=ReportStatus.RUNNING,
+            # `ready` while every fast section is still ended (CONTRACT section 4).
+            status=Value(ReportStatus.RUNNING)
+            if fast_moved
+            else Case(
+                When(ready_at__isnull=False, then=Value(ReportStatus.READY)),
+                default=Value(ReportStatus.RUNNING),
+            ),
             completed_at=None,
             generation=F("generation") + 1,
         )

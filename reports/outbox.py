@@ -42,8 +42,9 @@ logger = logging.getLogger(__name__)
 RUN_TASK = "reports.run_outbox"
 # Rows run per reconciler pass; the rest wait for the next minute.
 DRAIN_BATCH = 200
-# Longest wait before a failed row is tried again, before jitter.
-RETRY_BACKOFF_MAX_S = 60
+# Longest wait before a failed row is due again, jitter included: under the
+# reconciler's minute, so a failed row is tried again at its next run or the one after.
+RETRY_BACKOFF_MAX_S = 50
 
 
 def outbox_add(*, kind: str, report_id=None, payload: dict | None = None) -> Outbox:
@@ -95,7 +96,7 @@ def outbox_run(*, row_id: int, due_only: bool = False) -> bool:
     try:
         _perform(row)
     except Exception as exc:
-        backoff = min(RETRY_BACKOFF_MAX_S, 2 ** min(row.attempts, 10)) * (0.5 + random.random())
+        backoff = min(RETRY_BACKOFF_MAX_S, 2 ** min(row.attempts, 10) * (0.5 + random.random()))
         Outbox.objects.filter(pk=row.pk).update(
             claimed_until=None,
             due_at=timezone.now() + timedelta(seconds=backoff),
