@@ -71,7 +71,15 @@ def _claimant_gone(claimed_by: str) -> bool:
         return True
     except PermissionError:
         return False
-    return False
+    # A killed process whose parent died with it waits as a zombie until
+    # init reaps it, which some containers' init does late or never: it
+    # exists for kill(0), but it is dead (state Z or X in /proc).
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
 
 
 class UpstreamGone(Exception):
