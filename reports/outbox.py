@@ -63,7 +63,7 @@ def outbox_add(*, kind: str, report_id=None, payload: dict | None = None) -> Out
         # Reading every partial is too heavy for a section's worker or a web request.
         transaction.on_commit(lambda: _send_run_task(row.pk), robust=True)
     else:
-        transaction.on_commit(lambda: outbox_run(row_id=row.pk), robust=True)
+        transaction.on_commit(lambda: outbox_run(row_id=row.pk, known=row), robust=True)
     return row
 
 
@@ -75,7 +75,7 @@ def _send_run_task(row_id: int) -> None:
         logger.warning("could not send outbox row %s to a worker; the reconciler will run it", row_id)
 
 
-def _claim(row_id: int, *, due_only: bool) -> Outbox | None:
+def _claim(row_id: int, *, due_only: bool, known: Outbox | None = None) -> Outbox | None:
     now = timezone.now()
     # A conditional update: of two runners (the committer and the reconciler,
     # or two reconcilers) exactly one moves the lease, on SQLite and MariaDB alike.
@@ -85,12 +85,21 @@ def _claim(row_id: int, *, due_only: bool) -> Outbox | None:
     claimed = rows.update(
         claimed_until=now + timedelta(seconds=settings.REPORT_OUTBOX_LEASE_S), attempts=F("attempts") + 1
     )
-    return Outbox.objects.filter(pk=row_id).first() if claimed else None
+    if not claimed:
+        return None
+    if known is not None:
+        # The committer's own run: it holds the row it inserted, no need to read it back.
+        known.attempts += 1
+        return known
+    return Outbox.objects.filter(pk=row_id).first()
 
 
-def outbox_run(*, row_id: int, due_only: bool = False) -> bool:
-    """Run one row if it can be claimed; True when its work is done (the row is then deleted)."""
-    row = _claim(row_id, due_only=due_only)
+def outbox_run(*, row_id: int, due_only: bool = False, known: Outbox | None = None) -> bool:
+    """Run one row if it can be claimed; True when its work is done (the row is then deleted).
+
+    `known`: the row as its committer inserted it, which saves reading it back.
+    """
+    row = _claim(row_id, due_only=due_only, known=known)
     if row is None:
         return False
     try:
