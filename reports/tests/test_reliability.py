@@ -311,3 +311,39 @@ def test_a_section_whose_dependencys_partial_is_gone_queues_both_again(owner):
     runner.report_task_run(report_task_id=visuals.pk)
     report.refresh_from_db()
     assert report.status == ReportStatus.COMPLETE and (report.fast_done, report.slow_done) == (1, 1)
+
+
+def test_aggregates_refreshed_while_a_section_ranks_on_them_fail_it_with_a_clear_error(owner, monkeypatch):
+    """The aggregates cannot be loaded by version (one table): a refresh during the run is caught after computing."""
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["percentiles"]
+    )
+    task = ReportTask.objects.get(report=report)
+    section = SECTIONS["percentiles"]
+
+    def compute_while_the_aggregates_are_refreshed(context):
+        content = section.compute(context)
+        current = current_fitted_model(FittedModel.Kind.AGGREGATES)
+        FittedModel.objects.create(
+            kind=current.kind,
+            version="refreshed-" + current.version[:20],
+            data_version=current.data_version,
+            parameters=current.parameters,
+            metrics={},
+        )
+        return content
+
+    import dataclasses
+
+    monkeypatch.setitem(
+        SECTIONS,
+        "percentiles",
+        dataclasses.replace(section, compute=compute_while_the_aggregates_are_refreshed),
+    )
+    runner.report_task_run(report_task_id=task.pk)
+
+    task.refresh_from_db()
+    assert task.state == TaskState.FAILED and task.error == runner.AGGREGATES_CHANGED
+    assert not Partial.objects.filter(key=task.partial_key).exists()
+    assert not default_storage.exists(task.partial_key)
