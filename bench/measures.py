@@ -355,6 +355,8 @@ def squad_cold(
             ReportTask.objects.filter(report_id=report_id, state="failed").values_list("section", "error")[:5]
         )
         raise RuntimeError(f"the squad report ended {report.status}: {failed}")
+    # The merged file is written by the completion's outbox row on the slow queue, just after.
+    _wait_for(report_id, lambda r: r.merged_generation == r.generation)
     merged = []
     for _ in range(15):
         answer, ms = client.report_data(report_id)

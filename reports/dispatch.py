@@ -196,11 +196,18 @@ class _Confirms:
 
 
 def _channel(connection):
-    """A new channel on a pooled connection; one the broker dropped meanwhile (a restart) is replaced once."""
+    """A new channel on a pooled connection; one the broker dropped meanwhile (a restart) is replaced once.
+
+    A pooled connection whose last connect failed (the broker was down when
+    an earlier publish tried) comes back closed: kombu then hands the
+    transport no socket at all (AttributeError on None), and only a new
+    connect opens it again.
+    """
     try:
         return connection.channel()
-    except connection.connection_errors:
+    except (*connection.connection_errors, AttributeError):
         connection.collect()  # forget the dead socket without talking to it
+        connection.ensure_connection(max_retries=1)
         return connection.channel()
 
 

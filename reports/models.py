@@ -38,6 +38,9 @@ class Report(models.Model):
     player_ids = models.JSONField(help_text="in the order the client sent them")
     sections = models.JSONField(help_text="section names, dependencies included")
     data_version = models.CharField(max_length=64)
+    # The fitted model versions (xg, xt, agg) the report's keys name: every
+    # section loads exactly these, so a refit during the run changes nothing.
+    model_versions = models.JSONField(default=dict)
     # Null when the client sent none: NULLs never collide in the unique constraint.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)
     request_hash = models.CharField(max_length=64, blank=True)
@@ -61,11 +64,11 @@ class Report(models.Model):
     # status ETag, and the order of what reports.status_cache keeps in Redis.
     revision = models.PositiveIntegerField(default=0)
 
-    # The merged file: `generation` goes up on every retry; a read claims the
-    # merge of a generation by moving `merge_claimed` up to it, and records the
-    # file under `merged_generation` once it is written.
+    # The merged file: `generation` goes up on every retry (and when missing
+    # partials are computed again); the transition that completes a
+    # generation writes an outbox row, whose run writes the file and records
+    # it under `merged_generation` (reports.outbox).
     generation = models.PositiveIntegerField(default=1)
-    merge_claimed = models.PositiveIntegerField(default=0)
     merged_generation = models.PositiveIntegerField(default=0)
     merged_key = models.CharField(max_length=255, blank=True)
     merge_count = models.PositiveIntegerField(default=0, help_text="merged files written, for audit")
@@ -98,6 +101,9 @@ class Partial(models.Model):
     files = models.JSONField(default=list)
     # Successful writes of the object; more than one means the same bytes were written again.
     writes = models.PositiveIntegerField(default=0)
+    # Set when the object was found gone from storage (a read, storage_audit):
+    # such a row is never reused, and the next write of its key clears it.
+    missing_since = models.DateTimeField(null=True, blank=True)
 
 
 class ReportTask(models.Model):
@@ -113,6 +119,9 @@ class ReportTask(models.Model):
         Partial, null=True, blank=True, on_delete=models.PROTECT, related_name="tasks"
     )
     celery_id = models.CharField(max_length=64, blank=True)
+    # "<host>:<pid>" of the process that claimed the record last: a redelivery
+    # on the same host may take over at once only when that process is gone.
+    claimed_by = models.CharField(max_length=128, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -127,3 +136,41 @@ class ReportTask(models.Model):
             models.Index(fields=["state", "dispatched_at"], name="report_task_state"),
             models.Index(fields=["section", "finished_at"], name="report_task_section_finished"),
         ]
+
+
+class OutboxKind(models.TextChoices):
+    # Publish the report's queued, undispatched sections (slow ones once it is ready).
+    PUBLISH = "publish"
+    # Write the merged file of payload["generation"] and delete older generations' files.
+    WRITE_MERGED = "write_merged"
+    # Delete payload["keys"] from storage.
+    DELETE_FILES = "delete_files"
+
+
+class Outbox(models.Model):
+    """Follow-up work of a transition, written in the transaction that causes it.
+
+    Whoever commits the transition runs its rows at once (reports.outbox);
+    a row that fails or whose runner died stays and is run again by the
+    reconciler, so no follow-up is lost between a commit and a crash. Running
+    a row twice is harmless: every kind is idempotent.
+    """
+
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    # No foreign key: the files of a deleted report are deleted after it.
+    report_id = models.UUIDField(null=True, blank=True)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The reconciler runs a row from then on (a little after its commit, so
+    # that it does not race the committing process's own run).
+    due_at = models.DateTimeField()
+    # A claim's lease: a row claimed by a process that died is claimable again after it.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.report_id or ''} ({self.pk})"

@@ -10,7 +10,10 @@ update that succeeds once, and only that one counts towards the report.
 """
 
 import logging
+import os
+import socket
 import time
+from datetime import timedelta
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
@@ -18,12 +21,15 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import InterfaceError, OperationalError, connections, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from football.selectors import data_version
+from football.analytics.pinned import pinned_models
+from football.models import FittedModel
+from football.selectors import data_version, fitted_model_versions
 
+from . import healing
 from .keys import partial_file_key
 from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
@@ -37,6 +43,51 @@ DATA_CHANGED = (
     "the football data was re-imported while this report was being built;"
     " create the report again for figures on the new data"
 )
+AGGREGATES_CHANGED = (
+    "the per-player aggregates were refreshed while this report was being built;"
+    " create the report again for figures on the new aggregates"
+)
+_HOST = socket.gethostname()
+
+
+def claimant() -> str:
+    """This process, as recorded on the records it claims: "<host>:<pid>" (the pid changes with each fork)."""
+    return f"{_HOST}:{os.getpid()}"
+
+
+def _claimant_gone(claimed_by: str) -> bool:
+    """Whether the process that claimed a record is known to be dead: on this host, its pid is gone.
+
+    Only a certainty counts: a claimant on another host, or a pid that exists
+    (alive, or reused), is taken as alive, and its record waits for the
+    reclaim time instead.
+    """
+    host, _, pid = claimed_by.rpartition(":")
+    if host != _HOST or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    # A killed process whose parent died with it waits as a zombie until
+    # init reaps it, which some containers' init does late or never: it
+    # exists for kill(0), but it is dead (state Z or X in /proc).
+    try:
+        with open(f"/proc/{int(pid)}/stat", "rb") as stat:
+            state = stat.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"Z", b"X")
+
+
+class UpstreamGone(Exception):
+    """The partial of the section this one depends on is gone from storage."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
 
 
 class TransientError(Exception):
@@ -90,7 +141,10 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     try:
         if stored_partial_id is not None:
             # Another report stored the same inputs since this one was created.
-            _finish(task, partial_id=stored_partial_id, reused=True, started=started)
+            # The task's end and the report's counters in one transaction: a
+            # crash between two commits lost the count for good.
+            with transaction.atomic():
+                _finish(task, partial_id=stored_partial_id, reused=True, started=started)
             return {"partial_key": task.partial_key}
         section = SECTIONS[task.section]
         context = SectionContext(
@@ -107,13 +161,22 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
             return key
 
         context.save_file = save_file
-        content = section.compute(context)
+        pinned = task.report.model_versions
+        # The fitted models the key names, loaded by version (football.analytics.pinned).
+        with pinned_models(pinned):
+            content = section.compute(context)
         if data_version() != context.data_version:
             # An import committed while the section computed: some of what it
             # read may be the new data, which its key (the report's data
             # version) does not name. Stored, it would be served as the old.
             storage_delete_many(files)
             raise SectionError(DATA_CHANGED)
+        agg = FittedModel.Kind.AGGREGATES
+        if agg in section.uses and pinned and fitted_model_versions()[agg] != pinned.get(agg):
+            # The aggregates live in one table, replaced by a refresh: they
+            # cannot be loaded by version like xG and xT, only checked.
+            storage_delete_many(files)
+            raise SectionError(AGGREGATES_CHANGED)
         body = encode_partial(
             {**content, "section": section.name, "version": section.version, "player_id": task.player_id}
         )
@@ -132,11 +195,16 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
                 ignore_conflicts=True,
             )
             stored = Partial.objects.filter(key=task.partial_key)
-            stored.update(writes=F("writes") + 1, size=len(body), files=files)
+            # Written again after it was found gone: reusable from now on.
+            stored.update(writes=F("writes") + 1, size=len(body), files=files, missing_since=None)
             _finish(task, partial_id=Subquery(stored.values("pk")[:1]), reused=False, started=started)
         return {"partial_key": task.partial_key}
     except SectionError as exc:
         _fail(task, str(exc))
+        return None
+    except UpstreamGone as exc:
+        # Not a failure of this section: its input is computed again, then it runs.
+        healing.report_upstream_missing(report_task_id=task.pk, report_id=task.report_id, key=exc.key)
         return None
     except Exception as exc:
         if is_transient(exc):
@@ -152,12 +220,35 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
 
 def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
     """The claimed record with its report, and the id of a partial already stored under its key, if any."""
-    # Running is claimable too: a message redelivered after its worker died
-    # finds its record still running. Counting attempts here is what ends a
-    # task that kills its worker every time.
-    claimed = ReportTask.objects.filter(pk=report_task_id, state__in=CLAIMABLE).update(
-        state=TaskState.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
+    now = timezone.now()
+    me = claimant()
+    changes = {"state": TaskState.RUNNING, "attempts": F("attempts") + 1, "started_at": now, "claimed_by": me}
+    # A running record is claimable only once no live worker can still be
+    # running it: after the hard time limit (REPORT_TASK_RECLAIM_AFTER_S), or
+    # at once when its claimant process is known dead. A duplicate delivery
+    # while the section runs (a redelivery after a broker connection loss, a
+    # publish repeated by the outbox) then does nothing and counts no attempt;
+    # the running one's own message still stands for it. Counting attempts
+    # here is what ends a task that kills its worker every time.
+    reclaim_before = now - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S)
+    claimable = Q(state__in=[TaskState.QUEUED, TaskState.RETRYING]) | Q(
+        state=TaskState.RUNNING, started_at__lt=reclaim_before
     )
+    claimed = ReportTask.objects.filter(claimable, pk=report_task_id).update(**changes)
+    if not claimed:
+        # Only a redelivery gets here: read who holds it, and take it over if that process died.
+        held = (
+            ReportTask.objects.filter(pk=report_task_id, state=TaskState.RUNNING)
+            .values_list("claimed_by", flat=True)
+            .first()
+        )
+        if held is not None and _claimant_gone(held):
+            claimed = ReportTask.objects.filter(
+                pk=report_task_id, state=TaskState.RUNNING, claimed_by=held
+            ).update(**changes)
+        elif held is not None:
+            logger.info("report task %s is running in %s; this delivery does nothing", report_task_id, held)
+            return None
     if not claimed:
         logger.info("report task %s is gone or already ended; nothing to do", report_task_id)
         return None
@@ -165,7 +256,11 @@ def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
         ReportTask.objects.select_related("report")
         # A partial another report stored since this one was created, found in the same query.
         .annotate(
-            stored_partial_id=Subquery(Partial.objects.filter(key=OuterRef("partial_key")).values("pk")[:1])
+            stored_partial_id=Subquery(
+                Partial.objects.filter(key=OuterRef("partial_key"), missing_since__isnull=True).values("pk")[
+                    :1
+                ]
+            )
         )
         .filter(pk=report_task_id)
         .first()
@@ -189,8 +284,11 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
         if parent is None or parent["state"] != TaskState.DONE:
             raise SectionError(f"depends on {dependency}, which has not finished")
         key = parent["partial_key"]
-    with default_storage.open(key, "rb") as stored:
-        return orjson.loads(stored.read())
+    try:
+        with default_storage.open(key, "rb") as stored:
+            return orjson.loads(stored.read())
+    except FileNotFoundError as exc:
+        raise UpstreamGone(key) from exc
 
 
 def _finish(task: ReportTask, *, partial_id, reused: bool, started: float) -> None:
@@ -216,6 +314,12 @@ def _mark_retrying(task: ReportTask, exc: BaseException) -> None:
 
 
 def _fail(task: ReportTask, error: str) -> None:
+    """End the record failed, with the sections that depend on it, and count them: one transaction."""
+    with transaction.atomic():
+        _fail_in_transaction(task, error)
+
+
+def _fail_in_transaction(task: ReportTask, error: str) -> None:
     failed = ReportTask.objects.filter(pk=task.pk, state__in=CLAIMABLE).update(
         state=TaskState.FAILED, error=error[:2000], finished_at=timezone.now()
     )
@@ -229,4 +333,4 @@ def _fail(task: ReportTask, error: str) -> None:
             report_id=task.report_id, player_id=task.player_id, section=section.name
         ).first()
         if dependent is not None:
-            _fail(dependent, f"depends on {task.section}, which failed: {error}")
+            _fail_in_transaction(dependent, f"depends on {task.section}, which failed: {error}")

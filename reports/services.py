@@ -13,7 +13,7 @@ import orjson
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connections, router, transaction
-from django.db.models import F, Field, Q
+from django.db.models import Count, F, Field, Q
 from django.utils import timezone
 
 from exports.selectors import export_keys_of_report
@@ -23,11 +23,14 @@ from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 from . import dispatch, status_cache
 from .exceptions import ApplicationError
+from .healing import partials_mark_missing
 from .keys import partial_key
-from .models import Partial, Report, ReportStatus, ReportTask, TaskState
+from .merge import merged_keys_all
+from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from .outbox import outbox_add
 from .sections import REGISTRY, SECTIONS, with_dependencies
 from .status import queue_counter, report_advance, revised, revision_note_after_commit
-from .storage import storage_delete_many
+from .storage import storage_existing
 
 logger = logging.getLogger(__name__)
 # Partial rows locked and deleted in one transaction by partials_delete_orphans.
@@ -82,6 +85,14 @@ def report_create(
 
     version = data_version()
     model_versions = fitted_model_versions()
+    keys = {
+        (player_id, name): partial_key(
+            section=SECTIONS[name], player_id=player_id, data_version=version, model_versions=model_versions
+        )
+        for player_id in player_ids
+        for name in wanted
+    }
+    stored = _stored_partials(set(keys.values()))
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -91,14 +102,17 @@ def report_create(
                 player_ids=player_ids,
                 sections=wanted,
                 data_version=version,
+                model_versions=model_versions,
                 idempotency_key=idempotency_key or None,
                 request_hash=request_hash,
             )
-            _create_task_records(report=report, model_versions=model_versions, now=now)
-            report_advance(report_id=report.pk)
-            transaction.on_commit(
-                lambda: dispatch.report_dispatch_after_commit(report_id=report.pk), robust=True
-            )
+            queued = _create_task_records(report=report, keys=keys, stored=stored, now=now)
+            report_advance(report_id=report.pk, publish=False)
+            if queued:
+                # Written with the report: if the broker dies after the 503
+                # pre-check, or this process after the commit, the row is still
+                # there and the reconciler publishes within a minute.
+                outbox_add(kind=OutboxKind.PUBLISH, report_id=report.pk)
     except IntegrityError:
         # Two requests with the same Idempotency-Key raced; the other one won.
         if idempotency_key:
@@ -121,18 +135,38 @@ def _report_for_idempotency_key(*, owner, key: str, request_hash: str) -> Report
     return report
 
 
-def _create_task_records(*, report: Report, model_versions: dict[str, str], now) -> None:
-    keys = {
-        (player_id, name): partial_key(
-            section=SECTIONS[name],
-            player_id=player_id,
-            data_version=report.data_version,
-            model_versions=model_versions,
-        )
-        for player_id in report.player_ids
-        for name in report.sections
-    }
-    stored = dict(Partial.objects.filter(key__in=set(keys.values())).values_list("key", "pk"))
+def _stored_partials(keys: set[str]) -> dict[str, int]:
+    """The partials stored under these keys that can be reused, by key: their row and their object exist.
+
+    Checking every object costs a HEAD each on S3: 225 for a 25-player
+    report, about a second on moto under load, which was 40 times the whole
+    reused creation. So a sample is checked first: one key per section (a
+    lifecycle rule or a restore acts on prefixes, and a replaced or emptied
+    bucket loses them all), at most REPORT_REUSE_CHECK_SAMPLE, in one
+    concurrent round; only if one of them is gone is every key checked. A
+    single object lost on its own is found by the read that misses it
+    (reports.healing) or by storage_audit. A row whose object is gone is
+    marked missing, and its section computed again. Before the transaction,
+    so that no lock waits on storage.
+    """
+    rows = dict(Partial.objects.filter(key__in=keys, missing_since__isnull=True).values_list("key", "pk"))
+    if not rows:
+        return {}
+    by_section: dict[str, str] = {}
+    for key in sorted(rows):
+        by_section.setdefault(key.split("/")[2], key)
+    sample = list(by_section.values())[: settings.REPORT_REUSE_CHECK_SAMPLE]
+    if len(storage_existing(sample)) == len(sample):
+        return rows
+    present = storage_existing(rows)
+    gone = [key for key in rows if key not in present]
+    logger.warning("%d stored partials are gone from storage: computed again", len(gone))
+    partials_mark_missing(keys=gone)
+    return {key: pk for key, pk in rows.items() if key in present}
+
+
+def _create_task_records(*, report: Report, keys: dict, stored: dict[str, int], now) -> int:
+    """Insert the report's task records and set its counters; returns how many are queued."""
     connection = connections[router.db_for_write(ReportTask)]
     report_id = Report._meta.pk.get_db_prep_value(report.pk, connection)
     finished_at = connection.ops.adapt_datetimefield_value(now)
@@ -168,6 +202,7 @@ def _create_task_records(*, report: Report, model_versions: dict[str, str], now)
                 finished_at if reused else None,
                 0 if reused else None,
                 "",
+                "",
             )
         )
     _insert_task_records(rows, connection=connection)
@@ -179,6 +214,7 @@ def _create_task_records(*, report: Report, model_versions: dict[str, str], now)
             started_at=now if started else None,
         )
     )
+    return len(rows) - totals["fast_done"] - totals["slow_done"]
 
 
 # Columns written by _insert_task_records, in the order of its row tuples.
@@ -196,6 +232,7 @@ _TASK_RECORD_FIELDS = (
     "finished_at",
     "duration_ms",
     "error",
+    "claimed_by",
 )
 # Rows per executemany: mysqlclient folds each batch into one multi-row INSERT.
 TASK_RECORD_INSERT_BATCH = 1000
@@ -248,13 +285,19 @@ def report_retry(*, report: Report) -> Report:
             )
         )
         revision_note_after_commit(report.pk)
-        transaction.on_commit(lambda: dispatch.report_dispatch_after_commit(report_id=report.pk), robust=True)
+        outbox_add(kind=OutboxKind.PUBLISH, report_id=report.pk)
     report.refresh_from_db()
     return report
 
 
 def report_delete(*, report: Report) -> None:
-    """Delete a report, revoke its outstanding tasks, and remove the files no other report uses."""
+    """Delete a report, revoke its outstanding tasks, and remove the files no other report uses.
+
+    The rows go in one transaction with an outbox row naming the files (every
+    generation's merged file, the partials no other report refers to), so a
+    storage fault or a crash after the commit leaves the row for the
+    reconciler instead of orphaned objects.
+    """
     outstanding = list(
         ReportTask.objects.filter(report=report)
         .exclude(state__in=[TaskState.DONE, TaskState.FAILED])
@@ -263,16 +306,17 @@ def report_delete(*, report: Report) -> None:
     partial_ids = set(
         ReportTask.objects.filter(report=report, partial__isnull=False).values_list("partial_id", flat=True)
     )
-    merged = [report.merged_key] if report.merged_key else []
-    # Export files (exports app): their rows go with the report's, the files after.
-    merged += export_keys_of_report(report_id=report.pk)
     report_id = report.pk
-    report.delete()
+    with transaction.atomic():
+        merged = merged_keys_all(report=report)
+        # Export files (exports app): their rows go with the report's, the files after.
+        merged += export_keys_of_report(report_id=report.pk)
+        report.delete()
+        outbox_add(kind=OutboxKind.DELETE_FILES, report_id=report_id, payload={"keys": merged})
     status_cache.forget(report_id)
     # A task already running when its record goes ends quietly (reports.runner);
     # revoking spares the workers the ones still waiting in the queue.
     dispatch.tasks_revoke(task_ids=[dispatch.celery_task_id(pk) for pk in outstanding])
-    storage_delete_many(merged)
     partials_delete_orphans(partial_ids=partial_ids)
 
 
@@ -280,10 +324,16 @@ def partials_delete_orphans(*, partial_ids=None, older_than=None) -> int:
     """Delete partials (rows and files) that no report refers to any more; returns how many.
 
     Rows go in batches, each locked and re-checked in its own transaction, so a
-    report created meanwhile that starts to share a partial keeps it. The files
-    of a batch go after its commit, in bulk (one S3 request per 1,000 keys).
+    report created meanwhile that starts to share a partial keeps it. A key
+    that a record still computes (queued, running, retrying: another report
+    of the same inputs) is kept too: that section writes the file before its
+    row, and deleting the row and file under it left a row without an object.
+    The files of a batch go through an outbox row written with the deletion.
     """
-    orphans = Partial.objects.filter(tasks__isnull=True)
+    computing = ReportTask.objects.filter(
+        state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING]
+    ).values("partial_key")
+    orphans = Partial.objects.filter(tasks__isnull=True).exclude(key__in=computing)
     if older_than is not None:
         orphans = orphans.filter(created_at__lt=older_than)
     if partial_ids is None:
@@ -297,8 +347,12 @@ def partials_delete_orphans(*, partial_ids=None, older_than=None) -> int:
                 .select_for_update()
                 .values_list("pk", "key", "files")
             )
-            Partial.objects.filter(pk__in=[pk for pk, _, _ in doomed]).delete()
-        storage_delete_many([name for _, key, files in doomed for name in (key, *files)])
+            if doomed:
+                Partial.objects.filter(pk__in=[pk for pk, _, _ in doomed]).delete()
+                outbox_add(
+                    kind=OutboxKind.DELETE_FILES,
+                    payload={"keys": [name for _, key, files in doomed for name in (key, *files)]},
+                )
         removed += len(doomed)
     return removed
 
@@ -316,31 +370,153 @@ def reports_purge_expired(*, now=None) -> int:
     return count
 
 
+def _broker_keeps_queued_messages() -> bool:
+    """RabbitMQ keeps a queued message until it is consumed (durable queues, persistent messages).
+
+    The embedded filesystem transport can lose one: a worker takes the file
+    when it fetches the message, and a worker that dies with it loses it.
+    """
+    return str(settings.CELERY_BROKER_URL).startswith(("amqp", "pyamqp"))
+
+
+def _never_dispatched(now) -> Q:
+    """Records still queued and unpublished a minute after they could go out (slow ones: after ready)."""
+    a_minute_ago = now - timedelta(minutes=1)
+    return Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
+        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
+        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
+    )
+
+
 def report_tasks_reap(*, now=None) -> int:
     """Re-enqueue sections that were never dispatched, or whose message was lost.
 
     Never dispatched: still queued with no dispatch time a minute after the
-    report was created (the process died between commit and publish), or for
-    slow sections, which wait for it, a minute after it became ready. Lost:
-    queued, running or retrying past REPORT_TASK_DEADLINE_S, which is longer
-    than the hard time limit, so no live worker can still hold it. Attempts
-    are kept, so a task that kills its worker every time still ends failed.
+    report was created, or for slow sections, which wait for it, a minute
+    after it became ready (the outbox publishes these within a minute; this is
+    the net under it, for rows an operator deleted). Lost: running or retrying
+    past REPORT_TASK_DEADLINE_S, which is longer than the hard time limit, so
+    no live worker can still hold it. A message queued that long is lost only
+    on the embedded transport: on RabbitMQ it is waiting its turn, and waiting
+    is not loss (re-enqueued, it ran twice and used up attempts). Attempts are
+    kept, so a task that kills its worker every time still ends failed.
     """
     now = now or timezone.now()
     deadline = now - timedelta(seconds=settings.REPORT_TASK_DEADLINE_S)
-    a_minute_ago = now - timedelta(minutes=1)
-    never_dispatched = Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
-        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
-        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
+    never_dispatched = _never_dispatched(now)
+    lost_states = [TaskState.RUNNING, TaskState.RETRYING]
+    if not _broker_keeps_queued_messages():
+        lost_states.append(TaskState.QUEUED)
+    lost = Q(state__in=lost_states, dispatched_at__lt=deadline) & (
+        Q(started_at__isnull=True) | Q(started_at__lt=deadline)
     )
-    lost = Q(
-        state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING], dispatched_at__lt=deadline
-    ) & (Q(started_at__isnull=True) | Q(started_at__lt=deadline))
-    stuck = ReportTask.objects.filter(never_dispatched | lost)
-    report_ids = set(stuck.values_list("report_id", flat=True))
-    count = stuck.update(state=TaskState.QUEUED, dispatched_at=None)
-    for report_id in report_ids:
-        dispatch.report_dispatch(report_id=report_id)
+    return _requeue_and_publish(ReportTask.objects.filter(never_dispatched | lost), why="reaper")
+
+
+def _requeue_and_publish(stuck, *, why: str) -> int:
+    """Put these records back to queued and write each report's publish row, in one transaction."""
+    with transaction.atomic():
+        report_ids = set(stuck.values_list("report_id", flat=True))
+        count = stuck.update(state=TaskState.QUEUED, dispatched_at=None)
+        for report_id in report_ids:
+            outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
     if count:
-        logger.warning("reaper re-enqueued %d sections of %d reports", count, len(report_ids))
+        logger.warning("%s re-enqueued %d sections of %d reports", why, count, len(report_ids))
     return count
+
+
+# Reports whose counters the reconciler recounts in one query.
+RECONCILE_BATCH = 500
+
+
+def reports_reconcile(*, now=None) -> dict:
+    """The reconciler's pass (every minute): counters from task states, stale claims, stale outbox rows.
+
+    - every report not ended: its counters recomputed from its records' states;
+      one that disagrees is corrected under its row lock and advanced (ready,
+      complete, with their outbox rows). With every terminal transition in one
+      transaction this finds nothing; it is the net under any path that ever
+      splits one again;
+    - records running past REPORT_TASK_RECLAIM_AFTER_S (the hard time limit
+      and a margin: no live worker still runs them; their message was acked or
+      is lost), and records still unpublished a minute after they could go
+      out: re-enqueued, attempts kept;
+    - outbox rows still there REPORT_OUTBOX_GRACE_S after their commit (their
+      run failed, or their runner died): run.
+    """
+    now = now or timezone.now()
+    corrected = 0
+    open_reports = list(
+        Report.objects.filter(completed_at__isnull=True).order_by("created_at").values_list("pk", flat=True)
+    )
+    for start in range(0, len(open_reports), RECONCILE_BATCH):
+        batch = open_reports[start : start + RECONCILE_BATCH]
+        for report_id in _reports_miscounted(batch):
+            corrected += report_recount(report_id=report_id)
+    reclaim_before = now - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S)
+    # Past the reclaim time, and records no publish reached (a dispatch task
+    # that failed after its outbox row was done): both published again.
+    reclaimed = _requeue_and_publish(
+        ReportTask.objects.filter(
+            Q(state=TaskState.RUNNING, started_at__lt=reclaim_before) | _never_dispatched(now)
+        ),
+        why="reconciler",
+    )
+    from .outbox import outbox_drain
+
+    drained = outbox_drain()
+    return {"recounted": corrected, "reclaimed": reclaimed, "outbox": drained}
+
+
+def _task_counts(report_ids) -> dict:
+    """Per report: its counters as its records' states give them."""
+    counts: dict = {}
+    rows = (
+        ReportTask.objects.filter(report_id__in=report_ids, state__in=[TaskState.DONE, TaskState.FAILED])
+        .values_list("report_id", "queue", "state", "reused")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    for report_id, queue, state, reused, n in rows:
+        totals = counts.setdefault(report_id, {})
+        field = queue_counter(queue, "done" if state == TaskState.DONE else "failed")
+        totals[field] = totals.get(field, 0) + n
+        if state == TaskState.DONE and reused:
+            field = queue_counter(queue, "reused")
+            totals[field] = totals.get(field, 0) + n
+    return counts
+
+
+_RECOUNTED = ("fast_done", "fast_failed", "fast_reused", "slow_done", "slow_failed", "slow_reused")
+
+
+def _reports_miscounted(report_ids) -> list:
+    counts = _task_counts(report_ids)
+    miscounted = []
+    for row in Report.objects.filter(pk__in=report_ids).values("pk", *_RECOUNTED):
+        expected = counts.get(row["pk"], {})
+        if any(row[field] != expected.get(field, 0) for field in _RECOUNTED):
+            miscounted.append(row["pk"])
+    return miscounted
+
+
+def report_recount(*, report_id) -> int:
+    """Set the report's counters from its records' states and advance it; 1 if they were wrong."""
+    with transaction.atomic():
+        # The row lock first: a terminal transition of this report commits its
+        # record and its counters together, so under the lock both agree.
+        if (
+            Report.objects.select_for_update().filter(pk=report_id).values_list("pk", flat=True).first()
+            is None
+        ):
+            return 0
+        expected = _task_counts([report_id]).get(report_id, {})
+        wrong = Report.objects.filter(pk=report_id).exclude(
+            **{field: expected.get(field, 0) for field in _RECOUNTED}
+        )
+        if not wrong.update(**revised(**{field: expected.get(field, 0) for field in _RECOUNTED})):
+            return 0
+        logger.warning("report %s: counters did not match its records; recounted", report_id)
+        report_advance(report_id=report_id)
+        revision_note_after_commit(report_id)
+    return 1

@@ -7,8 +7,16 @@ happened yet, so each happens exactly once, whichever task ends last and
 however many workers finish at the same moment. Redis plays no part: a
 flushed result backend cannot leave a report hanging.
 
-The task that makes a report ready publishes its slow sections, which
-reports.dispatch holds back until then, after its transaction commits.
+The transition that makes a report ready writes an outbox row "publish the
+slow sections" (reports.dispatch holds them back until then), and the one
+that completes it a row "write the merged file", both in the transaction of
+the transition itself (reports.outbox): a crash or a broker fault after the
+commit leaves the row, which the reconciler runs again.
+
+The caller runs each terminal transition (the task's state, these counters,
+ready/complete and their outbox rows) in one transaction: split over two
+commits, a crash between them lost the increment for good, since the retry
+finds the task already ended.
 
 Every change that the status shows also moves the report's `revision`, which
 is the status ETag; once committed, the new revision is noted in Redis
@@ -20,8 +28,9 @@ from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from . import dispatch, status_cache
-from .models import Report, ReportStatus
+from . import status_cache
+from .models import OutboxKind, Report, ReportStatus
+from .outbox import outbox_add
 
 _FAST_TERMINAL = Q(fast_total=F("fast_done") + F("fast_failed"))
 _SLOW_TERMINAL = Q(slow_total=F("slow_done") + F("slow_failed"))
@@ -69,7 +78,7 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     # the row stays locked by the update until the commit).
     row = (
         Report.objects.filter(pk=report_id)
-        .values(*_COUNTERS, "ready_at", "completed_at", "revision", "owner_id")
+        .values(*_COUNTERS, "ready_at", "completed_at", "revision", "owner_id", "generation")
         .first()
     )
     if row is None:
@@ -78,11 +87,7 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     slow_ended = row["slow_total"] == row["slow_done"] + row["slow_failed"]
     # report_advance's own conditions, checked first so that it runs only when one may match.
     if row["completed_at"] is None and fast_ended and (row["ready_at"] is None or slow_ended):
-        if report_advance(report_id=report_id):
-            # The last fast section ended: the slow ones, held back until now, go out.
-            transaction.on_commit(
-                lambda: dispatch.report_dispatch_after_commit(report_id=report_id), robust=True
-            )
+        report_advance(report_id=report_id, generation=row["generation"])
         revision_note_after_commit(report_id)  # read again: report_advance may have moved it
     else:
         revision_note_after_commit(report_id, revision=row["revision"], owner_id=row["owner_id"])
@@ -95,10 +100,17 @@ def report_mark_started(*, report_id) -> None:
         revision_note_after_commit(report_id)
 
 
-def report_advance(*, report_id) -> bool:
-    """Move the report to ready, complete or failed as its counters allow; True if it became ready now."""
+def report_advance(*, report_id, publish: bool = True, generation: int | None = None) -> bool:
+    """Move the report to ready, complete or failed as its counters allow; True if it became ready now.
+
+    Writes the follow-ups in the caller's transaction: the merged file of a
+    report that ended, and (unless `publish` is off: the caller publishes
+    anyway) the slow sections of one that became ready.
+    """
     now = timezone.now()
-    Report.objects.filter(_FAST_TERMINAL, _SLOW_TERMINAL, pk=report_id, completed_at__isnull=True).update(
+    completed = Report.objects.filter(
+        _FAST_TERMINAL, _SLOW_TERMINAL, pk=report_id, completed_at__isnull=True
+    ).update(
         **revised(
             completed_at=now,
             ready_at=Coalesce(F("ready_at"), Value(now)),
@@ -108,8 +120,17 @@ def report_advance(*, report_id) -> bool:
             ),
         )
     )
-    return bool(
+    if completed:
+        if generation is None:
+            generation = Report.objects.filter(pk=report_id).values_list("generation", flat=True).first()
+        outbox_add(kind=OutboxKind.WRITE_MERGED, report_id=report_id, payload={"generation": generation})
+        return False
+    ready = bool(
         Report.objects.filter(
             _FAST_TERMINAL, pk=report_id, ready_at__isnull=True, completed_at__isnull=True
         ).update(**revised(ready_at=now, status=ReportStatus.READY))
     )
+    if ready and publish:
+        # The last fast section ended: the slow ones, held back until now, go out.
+        outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+    return ready

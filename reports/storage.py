@@ -7,8 +7,12 @@ and always under `reports/`.
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+from django.conf import settings
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name, is_seekable
@@ -87,12 +91,15 @@ class ReportS3Storage(S3Storage):
         return cleaned_name
 
 
-def storage_delete_many(keys: Iterable[str], *, storage: Storage = default_storage) -> None:
-    """Delete files by key: on S3 a request per 1,000 keys, elsewhere one by one.
+def storage_delete_many(
+    keys: Iterable[str], *, storage: Storage = default_storage, strict: bool = False
+) -> None:
+    """Delete files by key: on S3 a request per 1,000 keys, elsewhere one by one. A missing file is no error.
 
-    Called after the rows that named the files are gone, so a failure is
-    logged, not raised: the caller's change stands, and a leftover object
-    costs storage, not correctness.
+    Called after the rows that named the files are gone, so by default a
+    failure is logged, not raised: the caller's change stands, and a
+    leftover object costs storage, not correctness (storage_audit finds it).
+    `strict` raises instead: an outbox row's run, which is retried.
     """
     keys = list(keys)
     if not keys:
@@ -106,12 +113,65 @@ def storage_delete_many(keys: Iterable[str], *, storage: Storage = default_stora
                 answer = client.delete_objects(
                     Bucket=storage.bucket_name, Delete={"Objects": objects, "Quiet": True}
                 )
-                for error in answer.get("Errors", []):
+                errors = answer.get("Errors", [])
+                for error in errors:
                     logger.warning(
                         "could not delete %s from storage: %s", error.get("Key"), error.get("Message")
                     )
+                if errors and strict:
+                    raise OSError(f"could not delete {len(errors)} of {len(chunk)} files from storage")
         else:
             for key in keys:
                 storage.delete(key)
     except Exception:
+        if strict:
+            raise
         logger.warning("could not delete %d files from storage", len(keys), exc_info=True)
+
+
+def storage_existing(keys: Iterable[str], *, storage: Storage = default_storage) -> set[str]:
+    """Which of these keys are stored: on S3 one HEAD each, REPORT_READ_CONCURRENCY at a time.
+
+    What a report's creation pays to reuse only partials that still exist
+    (docs/reliability.md has the figure for a 25-player report).
+    """
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return set()
+    if not isinstance(storage, S3Storage):
+        return {key for key in keys if storage.exists(key)}
+    client = storage.bucket.meta.client
+
+    def head(key: str) -> str | None:
+        try:
+            client.head_object(Bucket=storage.bucket_name, Key=storage._normalize_name(clean_name(key)))
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return None
+            raise
+        return key
+
+    with ThreadPoolExecutor(max_workers=min(settings.REPORT_READ_CONCURRENCY, len(keys))) as pool:
+        return {key for key in pool.map(head, keys) if key is not None}
+
+
+def storage_list(prefix: str, *, storage: Storage = default_storage) -> Iterator[tuple[str, datetime]]:
+    """Every stored key under `prefix` with its last modification time (UTC)."""
+    if isinstance(storage, S3Storage):
+        client = storage.bucket.meta.client
+        root = storage._normalize_name(clean_name(prefix))
+        location = storage._normalize_name("")
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=storage.bucket_name, Prefix=root):
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if location and key.startswith(location.rstrip("/") + "/"):
+                    key = key[len(location.rstrip("/")) + 1 :]
+                yield key, item["LastModified"]
+        return
+    base = storage.path("")  # type: ignore[attr-defined]
+    top = os.path.join(base, prefix)
+    for folder, _, files in os.walk(top):
+        for name in files:
+            path = os.path.join(folder, name)
+            key = os.path.relpath(path, base).replace(os.sep, "/")
+            yield key, datetime.fromtimestamp(os.path.getmtime(path), tz=UTC)

@@ -5,7 +5,7 @@ import random
 from celery import shared_task
 from django.conf import settings
 
-from . import dispatch, runner
+from . import dispatch, outbox, runner
 
 TASK_OPTIONS = {
     "bind": True,
@@ -51,7 +51,24 @@ def compute_slow_section(self, upstream=None, *, report_task_id: int):
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,  # as for the sections: a Redis outage must not drop the message
+    # A broker fault while publishing: tried again with backoff (the
+    # reconciler publishes what is still undispatched a minute later anyway).
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=10,
 )
 def dispatch_report(report_id: str) -> int:
     # Dispatch is idempotent: it publishes only records not yet marked dispatched.
     return dispatch.report_dispatch(report_id=report_id)
+
+
+@shared_task(
+    name=outbox.RUN_TASK,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+)
+def run_outbox(row_id: int) -> bool:
+    # The row's claim (a lease) makes a second delivery, or the reconciler, wait or do nothing.
+    return outbox.outbox_run(row_id=row_id)

@@ -27,6 +27,10 @@ DAILY_PURGE_REPORTS = "tasks.daily_purge_reports"
 DAILY_REFRESH_AGGREGATES = "tasks.daily_refresh_aggregates"
 WEEKLY_REFIT_MODELS = "tasks.weekly_refit_models"
 WEEKLY_CHECK_DATA = "tasks.weekly_check_data"
+WEEKLY_AUDIT_STORAGE = "tasks.weekly_audit_storage"
+MINUTELY_RECONCILE_REPORTS = "tasks.minutely_reconcile_reports"
+# How long the reconciler's once-a-minute claims are kept.
+MINUTELY_RUNS_KEPT = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,10 @@ class ScheduledJob:
     @property
     def weekly(self) -> bool:
         return self.day_of_week != "*"
+
+    @property
+    def minutely(self) -> bool:
+        return self.minute == "*"
 
 
 # Night-time UTC, spread out so the jobs do not compete for the slow queue:
@@ -86,6 +94,21 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
         hour="5",
         day_of_week="1",
     ),
+    ScheduledJob(
+        WEEKLY_AUDIT_STORAGE,
+        "Compare partial and merged files with their rows both ways; repair (re-enqueue, delete orphans).",
+        minute="0",
+        hour="6",
+        day_of_week="1",
+    ),
+    # Every minute: what keeps a report from hanging between two daily jobs.
+    ScheduledJob(
+        MINUTELY_RECONCILE_REPORTS,
+        "Recount open reports from their task states, reclaim sections past the hard time limit,"
+        " and run outbox rows left behind (publishes, merged files, deletions).",
+        minute="*",
+        hour="*",
+    ),
 )
 JOBS_BY_TASK = {job.task: job for job in SCHEDULED_JOBS}
 
@@ -103,8 +126,24 @@ def weekly_period(now: dt.datetime | None = None) -> str:
     return f"{year}-W{week:02d}"
 
 
+def minutely_period(now: dt.datetime | None = None) -> str:
+    """The period key of a job run every minute, the UTC minute: "2026-11-28T10:31"."""
+    now = now or timezone.now()
+    return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M")
+
+
 def job_period(task: str, now: dt.datetime | None = None) -> str:
-    return weekly_period(now) if JOBS_BY_TASK[task].weekly else daily_period(now)
+    job = JOBS_BY_TASK[task]
+    if job.minutely:
+        return minutely_period(now)
+    return weekly_period(now) if job.weekly else daily_period(now)
+
+
+def minutely_runs_prune(job: str, now: dt.datetime | None = None) -> int:
+    """Delete a minutely job's claims older than MINUTELY_RUNS_KEPT: 1,440 a day otherwise pile up."""
+    now = now or timezone.now()
+    deleted, _ = JobRun.objects.filter(job=job, started_at__lt=now - MINUTELY_RUNS_KEPT).delete()
+    return deleted
 
 
 def _claim(job: str, period: str) -> JobRun | None:

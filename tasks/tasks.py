@@ -92,6 +92,28 @@ def weekly_check_data(period: str | None = None) -> dict:
     return jobs.run_once(jobs.WEEKLY_CHECK_DATA, period or jobs.weekly_period(), check)
 
 
+@shared_task(name=jobs.MINUTELY_RECONCILE_REPORTS, **JOB_OPTIONS)
+def minutely_reconcile_reports(period: str | None = None) -> dict:
+    def reconcile() -> dict:
+        from reports.services import reports_reconcile
+
+        result = reports_reconcile()
+        result["pruned_runs"] = jobs.minutely_runs_prune(jobs.MINUTELY_RECONCILE_REPORTS)
+        return result
+
+    return jobs.run_once(jobs.MINUTELY_RECONCILE_REPORTS, period or jobs.minutely_period(), reconcile)
+
+
+@shared_task(name=jobs.WEEKLY_AUDIT_STORAGE, **JOB_OPTIONS)
+def weekly_audit_storage(period: str | None = None) -> dict:
+    def audit() -> dict:
+        from reports.audit import storage_audit
+
+        return storage_audit(repair=True).as_dict()
+
+    return jobs.run_once(jobs.WEEKLY_AUDIT_STORAGE, period or jobs.weekly_period(), audit)
+
+
 @shared_task(name="tasks.probe_sleep")
 def probe_sleep(seconds: float = 1.0) -> float:
     """Sleep, then answer: a harmless load for checking that workers consume and autoscale."""

@@ -244,6 +244,8 @@ CELERY_TASK_ROUTES = {
     "reports.dispatch_report": {"queue": "fast"},
     "tasks.daily_*": {"queue": "slow"},
     "tasks.weekly_*": {"queue": "slow"},
+    "tasks.minutely_*": {"queue": "slow"},
+    "reports.run_outbox": {"queue": "slow"},
     "tasks.probe_sleep": {"queue": "fast"},
     # A PDF takes Chromium seconds: never in front of a fast section.
     "exports.*": {"queue": "slow"},
@@ -395,6 +397,22 @@ REPORT_ETA_PARALLELISM = env.int("REPORT_ETA_PARALLELISM", default=2)
 REPORT_RETENTION_DAYS = env.int("REPORT_RETENTION_DAYS", default=30)
 # A section queued or running longer than this is considered lost by the reaper.
 REPORT_TASK_DEADLINE_S = env.int("REPORT_TASK_DEADLINE_S", default=900)
+# A running record is taken over by another delivery only after this long: the
+# hard time limit plus a margin, past which no live worker can still run it
+# (Celery kills it at the limit). A redelivery on the same host whose claimant
+# process is gone takes over at once.
+REPORT_TASK_RECLAIM_AFTER_S = env.int("REPORT_TASK_RECLAIM_AFTER_S", default=CELERY_TASK_TIME_LIMIT + 30)
+# An outbox row claimed by a process that died is run again after this long:
+# longer than the slowest follow-up (the merged file of a 500-player report).
+REPORT_OUTBOX_LEASE_S = env.int("REPORT_OUTBOX_LEASE_S", default=300)
+# The reconciler leaves a new outbox row to the process that committed it for this long.
+REPORT_OUTBOX_GRACE_S = env.int("REPORT_OUTBOX_GRACE_S", default=10)
+# Partials checked in storage before a report reuses its stored ones (one per
+# section, in one concurrent round); all are checked only if one is gone.
+REPORT_REUSE_CHECK_SAMPLE = env.int("REPORT_REUSE_CHECK_SAMPLE", default=9)
+# storage_audit deletes an object with no row only when it is older than this:
+# a section writes its file before its row.
+REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3600)
 # Minutes needed to be ranked in percentiles, per kind of competition: a
 # World Cup player plays at most about 840 minutes.
 PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}

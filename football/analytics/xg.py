@@ -24,6 +24,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from django.db.models import Q
@@ -34,6 +35,7 @@ from football.models import Event, FittedModel
 from football.selectors import current_fitted_model, data_version
 
 from . import FitError, ModelNotFittedError
+from .pinned import pinned_version
 
 PITCH_LENGTH_M = 105.0
 PITCH_WIDTH_M = 68.0
@@ -184,9 +186,28 @@ class XgModel:
 
 
 def load_current_xg() -> XgModel:
+    """The expected-goals model pinned for the running report section (football.analytics.pinned), else the newest."""
+    version = pinned_version(FittedModel.Kind.EXPECTED_GOALS)
+    if version is not None:
+        if not version:
+            raise ModelNotFittedError("expected-goals model not fitted when this report was created")
+        return load_xg(version)
     fitted = current_fitted_model(FittedModel.Kind.EXPECTED_GOALS)
     if fitted is None:
         raise ModelNotFittedError("expected-goals model not fitted yet: run manage.py refresh_analytics")
+    return XgModel.from_fitted(fitted)
+
+
+# Versions name their parameters (a hash of them and the data), so a loaded
+# version never changes: cached per process, a section pays no query for it.
+@lru_cache(maxsize=8)
+def load_xg(version: str) -> XgModel:
+    """The expected-goals model of exactly this version."""
+    fitted = FittedModel.objects.filter(kind=FittedModel.Kind.EXPECTED_GOALS, version=version).first()
+    if fitted is None:
+        raise ModelNotFittedError(
+            f"expected-goals model {version[:12]} is no longer stored: create the report again"
+        )
     return XgModel.from_fitted(fitted)
 
 

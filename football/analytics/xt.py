@@ -40,6 +40,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -49,6 +50,7 @@ from football.models import Event, FittedModel, Match
 from football.selectors import current_fitted_model, data_version
 
 from . import FitError, ModelNotFittedError
+from .pinned import pinned_version
 from .xg import save_fitted_model
 
 # Zones along the length (x) and the width (y): Singh's 16 x 12, about 6.6 x 5.7 m each.
@@ -256,9 +258,28 @@ class XtGrid:
 
 
 def load_current_xt() -> XtGrid:
+    """The expected-threat grid pinned for the running report section (football.analytics.pinned), else the newest."""
+    version = pinned_version(FittedModel.Kind.EXPECTED_THREAT)
+    if version is not None:
+        if not version:
+            raise ModelNotFittedError("expected-threat grid not fitted when this report was created")
+        return load_xt(version)
     fitted = current_fitted_model(FittedModel.Kind.EXPECTED_THREAT)
     if fitted is None:
         raise ModelNotFittedError("expected-threat grid not fitted yet: run manage.py refresh_analytics")
+    return XtGrid.from_fitted(fitted)
+
+
+# Versions name their parameters (a hash of them and the data), so a loaded
+# version never changes: cached per process, a section pays no query for it.
+@lru_cache(maxsize=8)
+def load_xt(version: str) -> XtGrid:
+    """The expected-threat grid of exactly this version."""
+    fitted = FittedModel.objects.filter(kind=FittedModel.Kind.EXPECTED_THREAT, version=version).first()
+    if fitted is None:
+        raise ModelNotFittedError(
+            f"expected-threat grid {version[:12]} is no longer stored: create the report again"
+        )
     return XtGrid.from_fitted(fitted)
 
 

@@ -248,7 +248,7 @@ class Worker(Process):
     meanwhile waits for the held one to end instead of running in parallel.
     """
 
-    def __init__(self, queue: str, *, env: dict[str, str], log_dir: Path):
+    def __init__(self, queue: str, *, env: dict[str, str], log_dir: Path, name: str | None = None):
         self.queue = queue
         args = [
             sys.executable,
@@ -267,7 +267,7 @@ class Worker(Process):
             "-l",
             "INFO",
         ]
-        super().__init__(f"worker-{queue}", args, env=env, log_dir=log_dir)
+        super().__init__(name or f"worker-{queue}", args, env=env, log_dir=log_dir)
 
     def start(self) -> None:
         self.launch()

@@ -329,11 +329,12 @@ def assert_invariants(
         status = client.get(f"/api/reports/{report_id}/").json()
         assert status["status"] == report.status
 
-        # The first read writes the merged file, the next serves it: once per generation.
+        # The completion's outbox row writes the merged file, once per generation; reads serve it.
+        wait_for(lambda rid=report_id: merged_written(rid), timeout=STEP_TIMEOUT_S, message="the merged file")
         first = client.get(f"/api/reports/{report_id}/data/")
         second = client.get(f"/api/reports/{report_id}/data/")
         assert first.status_code == second.status_code == 200
-        assert second["X-Report-Source"] == "merged"
+        assert first["X-Report-Source"] == second["X-Report-Source"] == "merged"
         report.refresh_from_db()
         assert report.merge_count == report.generation
         assert report.merged_generation == report.generation
@@ -655,3 +656,277 @@ def test_two_beats_at_once_each_job_runs_once(stack):
     assert log.count(f"period {period} already claimed") == sent - 1
     run = JobRun.objects.get(job=DAILY_REAP_SECTIONS, period=period)
     assert (run.status, run.attempts, run.result) == (JobRun.Status.DONE, 1, {"reenqueued": 0})
+
+
+# --- Issue 16: transitions split over two commits, storage lost under the database ------------
+
+
+def data_document(client, report_id) -> dict:
+    """The data answer's content, without what differs between equal reports: ids and signed URLs."""
+    response = client.get(f"/api/reports/{report_id}/data/")
+    assert response.status_code == 200, response.content
+    document = response.json()
+    for sections in document["players"].values():
+        sections.get("visuals", {}).pop("image_urls", None)
+    return {key: document[key] for key in ("players", "pending", "failed", "complete")}
+
+
+def merged_written(report_id) -> Report | None:
+    report = Report.objects.get(pk=report_id)
+    return report if report.completed_at and report.merged_generation == report.generation else None
+
+
+def assert_counted_once(report_id) -> Report:
+    """The report ended, its counters equal its records' states, and every done section's partial is stored."""
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report to end")
+    tasks = list(ReportTask.objects.filter(report=report))
+    for queue in ("fast", "slow"):
+        queued = [record for record in tasks if record.queue == queue]
+        assert getattr(report, f"{queue}_total") == len(queued)
+        assert getattr(report, f"{queue}_done") == sum(r.state == TaskState.DONE for r in queued)
+        assert getattr(report, f"{queue}_failed") == sum(r.state == TaskState.FAILED for r in queued)
+        assert getattr(report, f"{queue}_reused") == sum(
+            r.reused for r in queued if r.state == TaskState.DONE
+        )
+    for record in tasks:
+        if record.state == TaskState.DONE:
+            with default_storage.open(record.partial_key, "rb") as stored:
+                assert orjson.loads(stored.read())["section"] == record.section
+    return report
+
+
+def storage_empty(stack: Stack) -> None:
+    """Every report file gone, as with a bucket replaced by an empty one."""
+    if stack.servers is None:
+        import shutil
+
+        shutil.rmtree(Path(settings.MEDIA_ROOT) / "reports", ignore_errors=True)
+        return
+    client = stack.servers.moto.client()
+    bucket = stack.bucket["AWS_STORAGE_BUCKET_NAME"]
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            client.delete_object(Bucket=bucket, Key=item["Key"], VersionId=item["VersionId"])
+
+
+@pytest.mark.mysql
+def test_worker_killed_between_the_terminal_update_and_the_counters_the_report_still_completes(
+    stack, auth_client
+):
+    """The two paths that once ended a task in one commit and counted it in another: reuse and failure.
+
+    Report B reuses the partial report A stores just before it (the runner's
+    reuse path); report C's only section fails (its player is gone). The fast
+    worker's process kills itself once at each of those counts, after the
+    task's terminal UPDATE. Before the fix the UPDATE had committed, the
+    redelivery found the task ended and did nothing, and B and C stayed
+    `running` for ever.
+    """
+    league = small_league()
+    shared, lost = league.player_ids[:2]
+    a = create(auth_client, [shared], ["profile"])
+    b = create(auth_client, [shared], ["profile"])
+    c = create(auth_client, [lost], ["profile"])
+    from football.models import Player
+
+    Player.objects.filter(pk=lost).delete()
+    stack.start_workers({"fast": {"FAULT_CRASH_COUNTING": f"profile:{shared},profile:{lost}"}, "slow": {}})
+
+    for report_id in (a, b, c):
+        assert_counted_once(report_id)
+    assert len(list(stack.control.glob("count-crashed-*"))) == 2, "both crashes happened"
+    reused = task(b, shared, "profile")
+    assert reused.state == TaskState.DONE and reused.reused and reused.attempts == 2
+    failed = task(c, lost, "profile")
+    assert failed.state == TaskState.FAILED and failed.attempts == 2 and failed.error
+    assert Report.objects.get(pk=b).status == ReportStatus.COMPLETE
+    assert Report.objects.get(pk=c).status == ReportStatus.FAILED
+    assert data_document(auth_client, b) == data_document(auth_client, a)
+
+
+@pytest.mark.mysql
+def test_duplicate_delivery_while_the_section_runs_does_nothing_and_counts_no_attempt(stack, auth_client):
+    """A second delivery of a running section's message, to another worker: within the hard time limit it
+    neither runs the section beside the first nor uses up an attempt."""
+    from celery import current_app
+
+    from reports.dispatch import TASK_NAMES, celery_task_id
+
+    league = small_league()
+    held = league.player_ids[0]
+    stack.hold()
+    stack.start_workers({"fast": {"FAULT_HOLD": f"profile:{held}"}, "slow": {}})
+    second = Worker("fast", env=stack.env, log_dir=stack.log_dir, name="worker-fast-second")
+    try:
+        report_id = create(auth_client, [held], ["profile"])
+        stack.wait_held()
+        # Started once the first holds the section, so that the duplicate is the one it gets.
+        second.start()
+        record = task(report_id, held, "profile")
+        assert record.state == TaskState.RUNNING and record.attempts == 1
+        current_app.send_task(
+            TASK_NAMES["fast"],
+            args=(None,),
+            kwargs={"report_task_id": record.pk},
+            queue="fast",
+            task_id=celery_task_id(record.pk),
+            ignore_result=True,
+        )
+        wait_for(
+            lambda: "this delivery does nothing" in second.log(),
+            timeout=STEP_TIMEOUT_S,
+            message="the duplicate delivery to be handled",
+        )
+        record.refresh_from_db()
+        assert record.state == TaskState.RUNNING and record.attempts == 1
+        assert len(stack.pids("entered")) == 1, "the section ran a second time beside the first"
+        stack.release()
+        report = assert_counted_once(report_id)
+        assert report.status == ReportStatus.COMPLETE
+        record.refresh_from_db()
+        assert record.attempts == 1
+        assert Partial.objects.get(key=record.partial_key).writes == 1
+    finally:
+        stack.release()
+        second.stop()
+
+
+@pytest.mark.mysql
+def test_storage_emptied_between_two_reports_both_heal_without_a_5xx(stack, auth_client):
+    """The bucket replaced by an empty one between two reports of the same players.
+
+    The second report checks at creation that the partials it would reuse
+    still exist, finds them gone and computes them again; the first, read
+    after that, finds its merged file gone, answers from the partials and has
+    the file written again. Before the fix both answered 500.
+    """
+    league = small_league()
+    players = league.player_ids[:2]
+    sections = ["profile", "shot_map", "visuals"]
+    stack.start_workers({"fast": {}, "slow": {}})
+    first = create(auth_client, players, sections)
+    assert_counted_once(first)
+    clean = data_document(auth_client, first)
+    wait_for(lambda: merged_written(first), timeout=STEP_TIMEOUT_S, message="the merged file")
+    assert clean["complete"] and not clean["pending"]
+
+    storage_empty(stack)
+    second = create(auth_client, players, sections)
+    report = assert_counted_once(second)
+    assert report.status == ReportStatus.COMPLETE
+    assert report.fast_reused == report.slow_reused == 0, "reused partials that are gone"
+    assert data_document(auth_client, second) == clean
+
+    assert data_document(auth_client, first) == clean  # from the partials, its merged file is gone
+    wait_for(lambda: merged_written(first), timeout=STEP_TIMEOUT_S, message="the merged file written again")
+    again = auth_client.get(f"/api/reports/{first}/data/")
+    assert again.status_code == 200 and again["X-Report-Source"] == "merged"
+    assert data_document(auth_client, first) == clean
+    assert_counted_once(first)
+
+
+def _read_concurrently(report_id, owner, readers: int = 20) -> list[tuple[int, dict]]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+    from rest_framework.test import APIClient
+
+    def read(_):
+        client = APIClient()
+        client.force_authenticate(owner)
+        try:
+            response = client.get(f"/api/reports/{report_id}/data/")
+            return response.status_code, (response.json() if response.status_code == 200 else {})
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        return list(pool.map(read, range(readers)))
+
+
+@pytest.mark.mysql
+def test_a_partial_deleted_while_20_readers_read_is_computed_again_once(stack, auth_client):
+    league = small_league()
+    player = league.player_ids[0]
+    stack.start_workers({"fast": {}, "slow": {}})
+    report_id = create(auth_client, [player], ["profile", "season_stats"])
+    assert_counted_once(report_id)
+    clean = data_document(auth_client, report_id)
+    report = wait_for(lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="the merged file")
+    lost = task(report_id, player, "season_stats")
+    # The partial and the merged file, so that the readers go to the partials.
+    default_storage.delete(lost.partial_key)
+    default_storage.delete(report.merged_key)
+
+    answers = _read_concurrently(report_id, report.owner)
+    assert {code for code, _ in answers} == {200}, [code for code, _ in answers]
+    for _, document in answers:
+        assert document["pending"] in ([], [{"player": player, "section": "season_stats"}])
+        if document["pending"]:
+            assert "season_stats" not in document["players"][str(player)]
+
+    report = assert_counted_once(report_id)
+    assert report.status == ReportStatus.COMPLETE and report.generation == 2
+    lost.refresh_from_db()
+    # Re-enqueued once: one more run (attempts start again at 0) and one more write.
+    assert lost.state == TaskState.DONE and lost.attempts == 1
+    assert Partial.objects.get(key=lost.partial_key).writes == 2
+    report = wait_for(
+        lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="generation 2's merged file"
+    )
+    assert data_document(auth_client, report_id) == clean
+    assert not default_storage.exists(report.merged_key.replace("/g2.json", "/g1.json"))
+
+
+@pytest.mark.mysql
+def test_the_merged_file_deleted_is_served_from_the_partials_and_written_again(stack, auth_client):
+    league = small_league()
+    stack.start_workers({"fast": {}, "slow": {}})
+    report_id = create(auth_client, league.player_ids[:2], ["profile", "match_log"])
+    assert_counted_once(report_id)
+    clean = data_document(auth_client, report_id)
+    report = wait_for(lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="the merged file")
+    default_storage.delete(report.merged_key)
+
+    answers = _read_concurrently(report_id, report.owner)
+    assert {code for code, _ in answers} == {200}
+    assert all({k: d[k] for k in clean} == clean for _, d in answers)
+    report = wait_for(lambda: merged_written(report_id), timeout=STEP_TIMEOUT_S, message="it written again")
+    assert report.merge_count == 2 and report.generation == 1  # written once more, by one outbox row
+    again = auth_client.get(f"/api/reports/{report_id}/data/")
+    assert again["X-Report-Source"] == "merged"
+    assert data_document(auth_client, report_id) == clean
+
+
+@production_only
+@pytest.mark.mysql
+def test_a_publish_failing_after_the_commit_is_retried_by_the_reconciler(stack, auth_client, monkeypatch):
+    """RabbitMQ stops between the 503 pre-check and the publish: 202, nothing lost, done within a minute."""
+    from reports import dispatch
+    from reports.models import Outbox
+    from tasks.tasks import minutely_reconcile_reports
+
+    league = small_league()
+    stack.start_workers({"fast": {}, "slow": {}})
+    check = dispatch.broker_ensure_reachable
+
+    def check_then_broker_dies() -> None:
+        check()
+        stack.servers.rabbitmq.stop()
+
+    monkeypatch.setattr(dispatch, "broker_ensure_reachable", check_then_broker_dies)
+    report_id = create(auth_client, league.player_ids[:2], ["profile", "heatmap"])
+    monkeypatch.undo()
+    assert not ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=False).exists()
+    row = Outbox.objects.get(report_id=report_id, kind="publish")
+    assert row.error and row.attempts == 1
+
+    stack.servers.rabbitmq.start()
+    # The reconciler's next minute (its row is due: grace over).
+    Outbox.objects.filter(pk=row.pk).update(due_at=timezone.now())
+    outcome = minutely_reconcile_reports(period=f"publish-test-{os.getpid()}")
+    assert outcome["result"]["outbox"] >= 1
+    assert not Outbox.objects.filter(pk=row.pk).exists()
+    report = assert_counted_once(report_id)
+    assert report.status == ReportStatus.COMPLETE
+    assert_invariants(auth_client, stack, [report_id])

@@ -163,7 +163,11 @@ def test_data_is_202_then_live_merge_then_one_merged_file(worker_pool, transacti
     assert {code for code, _ in answers} == {200}
     # Identical but for the signed picture URLs, which carry the second they were signed in.
     assert len({without_signed_urls(body) for _, body in answers}) == 1
-    report = Report.objects.get(pk=report_id)
+    # Reads never write: the merged file is written once, by the outbox row of the completion.
+    report = wait_for(
+        lambda: Report.objects.filter(pk=report_id, merged_generation=1).first(),
+        message="the merged file to be written by the outbox",
+    )
     assert report.merge_count == 1
     assert report.merged_generation == report.generation == 1
 
@@ -253,7 +257,7 @@ def test_failed_section_fails_the_report_and_retry_completes_it(worker_pool, tra
     report_id = create(auth_client, league.player_ids[:2], sections=["profile"])
     # The player disappears before the section runs: it cannot be computed.
     Player.objects.filter(pk=lost_id).delete()
-    worker_pool.ensure("fast")
+    worker_pool.ensure("fast", "slow")  # slow: the merged files are written there
 
     report = wait_for(lambda: ended(report_id), message="the report to end")
     assert report.status == ReportStatus.FAILED
@@ -274,8 +278,14 @@ def test_failed_section_fails_the_report_and_retry_completes_it(worker_pool, tra
     assert report.generation == 2
     document = auth_client.get(f"/api/reports/{report_id}/data/").json()
     assert document["failed"] == [] and document["report"]["generation"] == 2
-    report.refresh_from_db()
-    assert report.merged_generation == 2 and report.merged_key.endswith("/g2.json")
+    report = wait_for(
+        lambda: Report.objects.filter(pk=report_id, merged_generation=2).first(),
+        message="the second generation's merged file",
+    )
+    assert report.merged_key.endswith("/g2.json")
+    # The first generation's file is deleted when the second is written.
+    assert default_storage.exists(report.merged_key)
+    assert not default_storage.exists(report.merged_key.replace("/g2.json", "/g1.json"))
 
     nothing_left = auth_client.post(f"/api/reports/{report_id}/retry/")
     assert nothing_left.status_code == 400
@@ -313,17 +323,50 @@ def test_delete_keeps_partials_another_report_uses(workers, auth_client):
     assert not default_storage.exists(key) and Partial.objects.count() == 0
 
 
+def test_a_publish_lost_after_commit_is_done_by_the_reconciler(workers, auth_client, monkeypatch, settings):
+    from reports import outbox
+    from reports.models import Outbox
+    from reports.services import reports_reconcile
+
+    league = small_league()
+    # The process "dies" between commit and publish: the outbox row's own run never happens.
+    monkeypatch.setattr(outbox, "outbox_run", lambda **kwargs: False)
+    report_id = create(auth_client, league.player_ids[:2], sections=["profile"])
+    assert ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=True).count() == 2
+    assert Outbox.objects.filter(report_id=report_id, kind="publish").count() == 1
+    monkeypatch.undo()
+
+    assert reports_reconcile()["outbox"] == 0  # within the grace: left to its committer
+    settings.REPORT_OUTBOX_GRACE_S = 0
+    Outbox.objects.filter(report_id=report_id).update(due_at=timezone_now())
+    assert reports_reconcile()["outbox"] == 1
+    assert not Outbox.objects.filter(report_id=report_id, kind="publish").exists()
+
+    report = wait_for(lambda: ended(report_id), message="the report to complete")
+    assert report.status == ReportStatus.COMPLETE
+
+
+def timezone_now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
 def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkeypatch):
     from datetime import timedelta
 
     from django.utils import timezone
 
+    from reports import outbox
+    from reports.models import Outbox
     from reports.services import report_tasks_reap
 
     league = small_league()
-    # The process "dies" between commit and publish: nothing reaches the broker.
-    monkeypatch.setattr(dispatch, "report_dispatch_after_commit", lambda **kwargs: None)
+    # The publish never happens and its outbox row is gone too (deleted by hand): the reaper's net.
+    monkeypatch.setattr(outbox, "outbox_run", lambda **kwargs: False)
     report_id = create(auth_client, league.player_ids[:2], sections=["profile"])
+    Outbox.objects.filter(report_id=report_id).delete()
+    monkeypatch.undo()
     assert ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=True).count() == 2
 
     assert report_tasks_reap(now=timezone.now()) == 0  # within the grace minute: leave it be

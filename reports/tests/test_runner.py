@@ -66,8 +66,9 @@ def test_bookkeeping_of_a_section_is_a_fixed_handful_of_statements(owner):
     # cache is on (Redis), reads the revision to note there.
     notes = 1 if status_cache.enabled() else 0
     assert len(first) - compute == len(middle) - compute + 1 + notes, first
-    # The last moves the report to ready and complete: report_advance's two
-    # conditional UPDATEs, and the new revision.
+    # The last moves the report to complete (one conditional UPDATE that sets
+    # ready_at too), writes the outbox row of the merged file (INSERT) in the
+    # same transaction, and notes the new revision.
     assert len(last) - compute == len(middle) - compute + 2 + notes, last
 
     report.refresh_from_db()
@@ -90,9 +91,17 @@ def test_a_partial_stored_by_another_report_meanwhile_is_reused_without_computin
     task = ReportTask.objects.get(report=second)
     sent = statements(lambda: runner.report_task_run(report_task_id=task.pk))
 
-    # Claim (2), mark running (1), the task's end (1), the counters (2), then
-    # ready and complete (2), and the revisions to note: nothing computed, nothing stored.
-    assert len(sent) == 8 + (2 if status_cache.enabled() else 0), sent
+    # Claim (2), mark running (1), then in one transaction (2: its start and
+    # end) the task's end (1), the counters (2), complete (1) and the outbox
+    # row for the merged file (1), and the revisions to note: nothing
+    # computed, nothing stored. Before the transaction (issue 16) it was 8:
+    # the task's end committed apart from the counters.
+    assert len(sent) == 10 + (2 if status_cache.enabled() else 0), sent
+    ended = sent[sent.index("SAVEPOINT") + 1 : sent.index("RELEASE")]
+    # (and, with the status cache, the revision to note, read in it too)
+    assert (
+        ended == ["UPDATE", "UPDATE", "SELECT", "UPDATE", "INSERT"] + ["SELECT"] * status_cache.enabled()
+    ), sent
     task.refresh_from_db()
     assert task.state == TaskState.DONE and task.reused and task.partial.key == task.partial_key
     assert Partial.objects.get(key=task.partial_key).writes == 1

@@ -40,7 +40,9 @@ def test_storage_delete_many_logs_a_failure_and_does_not_raise(monkeypatch, capl
 
 
 @pytest.mark.django_db
-def test_partials_delete_orphans_keeps_what_a_report_uses(monkeypatch, django_user_model):
+def test_partials_delete_orphans_keeps_what_a_report_uses(
+    monkeypatch, django_user_model, django_capture_on_commit_callbacks
+):
     monkeypatch.setattr(services, "ORPHANS_PER_BATCH", 2)
     owner = django_user_model.objects.create(username="owner")
     report = Report.objects.create(owner=owner, name="r", player_ids=[1], sections=["profile"])
@@ -59,7 +61,9 @@ def test_partials_delete_orphans_keeps_what_a_report_uses(monkeypatch, django_us
         partial=used,
     )
 
-    removed = services.partials_delete_orphans(partial_ids=[partial.pk for partial in partials])
+    # The files go through outbox rows, run when each batch's transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        removed = services.partials_delete_orphans(partial_ids=[partial.pk for partial in partials])
 
     assert removed == 4
     assert list(Partial.objects.values_list("pk", flat=True)) == [used.pk]
@@ -67,7 +71,8 @@ def test_partials_delete_orphans_keeps_what_a_report_uses(monkeypatch, django_us
         assert default_storage.exists(partial.key) is (partial is used)
         assert default_storage.exists(partial.files[0]) is (partial is used)
     report.delete()
-    assert services.partials_delete_orphans(partial_ids=[used.pk]) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.partials_delete_orphans(partial_ids=[used.pk]) == 1
     assert not default_storage.exists(used.key)
 
 

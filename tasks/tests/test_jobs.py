@@ -14,8 +14,12 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 from config.celery_app import app as celery_app
 from tasks import tasks as job_tasks
 from tasks.jobs import (
+    MINUTELY_RECONCILE_REPORTS,
     SCHEDULED_JOBS,
     daily_period,
+    job_period,
+    minutely_period,
+    minutely_runs_prune,
     run_once,
     schedules_ensure,
     weekly_period,
@@ -53,6 +57,8 @@ def test_migrations_create_the_periodic_tasks():
         "daily_refresh_aggregates",
         "weekly_refit_models",
         "weekly_check_data",
+        "weekly_audit_storage",
+        "minutely_reconcile_reports",
     }
     for job in SCHEDULED_JOBS:
         _, _, task, queue, enabled, _, minute, hour, day_of_week = rows[job.name]
@@ -60,8 +66,12 @@ def test_migrations_create_the_periodic_tasks():
         assert queue == SLOW_QUEUE
         assert enabled
         assert (minute, hour) == (job.minute, job.hour)
+        if job.minutely:
+            # The reconciler: every minute of every hour.
+            assert (minute, hour, day_of_week) == ("*", "*", "*")
+            continue
         # Daily at night UTC, weekly on Monday.
-        assert int(hour) < 6
+        assert int(hour) <= 6
         assert day_of_week == ("1" if job.name.startswith("weekly_") else "*")
         assert str(PeriodicTask.objects.get(name=job.name).crontab.timezone) == "UTC"
 
@@ -109,6 +119,24 @@ def test_period_keys():
     # ISO weeks cross the calendar year: 1 January 2027 is in week 53 of 2026.
     assert weekly_period(dt.datetime(2027, 1, 1, 12, tzinfo=dt.UTC)) == "2026-W53"
     assert weekly_period(dt.datetime(2027, 1, 4, 0, 5, tzinfo=dt.UTC)) == "2027-W01"
+    # The reconciler claims each UTC minute once.
+    assert minutely_period(friday) == "2026-11-27T23:30"
+    assert job_period(MINUTELY_RECONCILE_REPORTS, friday) == "2026-11-27T23:30"
+
+
+@pytest.mark.mysql
+def test_the_reconciler_runs_once_a_minute_and_prunes_its_day_old_claims():
+    old = JobRun.objects.create(
+        job=MINUTELY_RECONCILE_REPORTS,
+        period="2026-11-01T00:00",
+        started_at=timezone.now() - timedelta(days=2),
+    )
+    first = job_tasks.minutely_reconcile_reports.apply(kwargs={"period": "2026-11-28T10:31"}).get()
+    again = job_tasks.minutely_reconcile_reports.apply(kwargs={"period": "2026-11-28T10:31"}).get()
+    assert first["status"] == "done" and again["status"] == "skipped"
+    assert first["result"]["pruned_runs"] == 1 and not JobRun.objects.filter(pk=old.pk).exists()
+    assert {"recounted", "reclaimed", "outbox"} <= set(first["result"])
+    assert minutely_runs_prune(MINUTELY_RECONCILE_REPORTS) == 0
 
 
 @pytest.mark.mysql

@@ -16,6 +16,8 @@ from reports.summary import report_summary_lines
 
 # How often --wait looks at the report's counters.
 POLL_INTERVAL_S = 0.5
+# How long --wait waits for the merged file after the last section ended.
+MERGED_WAIT_S = 60
 DEFAULT_OWNER = "cli"
 
 
@@ -63,9 +65,10 @@ class Command(BaseCommand):
         if not options["wait"]:
             return
         report = self._wait(report, timeout=options["timeout"])
+        # The merged file is written by a worker shortly after the completion (the outbox).
+        report = self._wait_merged(report, timeout=MERGED_WAIT_S)
         data = merge.report_data_read(report=report)
-        report.refresh_from_db()
-        if report.merged_key:
+        if report.merged_key and report.merged_generation == report.generation:
             where = (
                 default_storage.path(report.merged_key)
                 if hasattr(default_storage, "path")
@@ -100,6 +103,13 @@ class Command(BaseCommand):
                 + (f" in competition {competition_id}" if competition_id else "")
             )
         return player_ids
+
+    def _wait_merged(self, report: Report, *, timeout: float) -> Report:
+        deadline = time.monotonic() + timeout
+        while report.merged_generation != report.generation and time.monotonic() < deadline:
+            time.sleep(POLL_INTERVAL_S)
+            report.refresh_from_db()
+        return report
 
     def _wait(self, report: Report, *, timeout: float) -> Report:
         total = report.fast_total + report.slow_total

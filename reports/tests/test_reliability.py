@@ -1,0 +1,349 @@
+"""Issue 16 in one process: pinned model versions, the reconciler, the outbox, the storage audit, reuse checks.
+
+The pipeline-level faults (workers killed, storage emptied, readers racing,
+a publish failing after commit) are in test_faults.py with real workers;
+these run the runner and the services here, against the run's database
+(MariaDB on the production pass) and storage (moto S3 there).
+"""
+
+import io
+import time
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.management import CommandError, call_command
+from django.db.models import F
+from django.utils import timezone
+
+from football.analytics.pinned import pinned_models
+from football.analytics.xg import save_fitted_model
+from football.models import FittedModel
+from football.selectors import current_fitted_model, data_version, fitted_model_versions
+from reports import runner, services
+from reports.audit import storage_audit
+from reports.models import Outbox, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from reports.sections import SECTIONS, SectionContext
+from reports.storage import storage_existing
+
+from .builders import small_league
+
+# Not transactional: nothing is committed, so no on-commit run publishes a
+# message that a later test's workers would find; the tests that need an
+# on-commit run (deletions) execute them explicitly.
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create(username="reliability")
+
+
+def run_all(report) -> None:
+    for task in ReportTask.objects.filter(report=report).order_by("pk"):
+        runner.report_task_run(report_task_id=task.pk)
+
+
+def stored_content(key: str) -> dict:
+    with default_storage.open(key, "rb") as stored:
+        return orjson.loads(stored.read())
+
+
+def test_a_refit_between_two_sections_of_one_report_leaves_both_on_the_pinned_model(owner):
+    """The second section runs after a refit committed, and still computes with the model its key names."""
+    league = small_league()
+    first, second = league.player_ids[:2]
+    report, _ = services.report_create(owner=owner, player_ids=[first, second], sections=["shot_map"])
+    pinned = fitted_model_versions()
+    assert report.model_versions == pinned and pinned["xg"]
+    tasks = {t.player_id: t for t in ReportTask.objects.filter(report=report)}
+    runner.report_task_run(report_task_id=tasks[first].pk)
+
+    # A refit: other coefficients, which become the current model.
+    old = current_fitted_model(FittedModel.Kind.EXPECTED_GOALS)
+    parameters = {
+        **old.parameters,
+        "coefficients": {k: v * 1.5 for k, v in old.parameters["coefficients"].items()},
+    }
+    refit = save_fitted_model(kind="xg", parameters=parameters, metrics={}, data=data_version())
+    assert fitted_model_versions()["xg"] == refit.version != pinned["xg"]
+
+    runner.report_task_run(report_task_id=tasks[second].pk)
+
+    context = SectionContext(player_id=second, data_version=report.data_version)
+    with pinned_models(pinned):
+        on_pinned = SECTIONS["shot_map"].compute(context)
+    on_refit = SECTIONS["shot_map"].compute(context)
+    stored = stored_content(tasks[second].partial_key)
+    xg = [shot["xg"] for shot in stored["shots"]]
+    assert xg and xg == [shot["xg"] for shot in on_pinned["shots"]]
+    # The refit does change the figures: without the pin the section would have stored these.
+    assert xg != [shot["xg"] for shot in on_refit["shots"]]
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE
+
+
+def test_the_reconciler_recounts_a_report_whose_increment_was_lost(owner):
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:2], sections=["profile"])
+    tasks = list(ReportTask.objects.filter(report=report).order_by("pk"))
+    runner.report_task_run(report_task_id=tasks[0].pk)
+    runner.report_task_run(report_task_id=tasks[1].pk)
+    # The second section's count lost (the fault of the old split commits): done, and the report open.
+    Report.objects.filter(pk=report.pk).update(
+        fast_done=F("fast_done") - 1, completed_at=None, ready_at=None, status=ReportStatus.RUNNING
+    )
+    Outbox.objects.all().delete()
+
+    outcome = services.reports_reconcile()
+
+    assert outcome["recounted"] == 1
+    report.refresh_from_db()
+    assert (report.fast_done, report.fast_failed) == (2, 0)
+    assert report.completed_at is not None and report.status == ReportStatus.COMPLETE
+    # Its follow-up, written with the recount: the merged file.
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.WRITE_MERGED).count() == 1
+    # Recounting again changes nothing.
+    assert services.reports_reconcile()["recounted"] == 0
+
+
+def test_the_reconciler_reclaims_only_sections_running_past_the_hard_time_limit(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:2], sections=["profile"])
+    tasks = list(ReportTask.objects.filter(report=report).order_by("pk"))
+    recent = timezone.now() - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT - 10)
+    stale = timezone.now() - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S + 1)
+    ReportTask.objects.filter(pk=tasks[0].pk).update(state=TaskState.RUNNING, started_at=recent, attempts=1)
+    ReportTask.objects.filter(pk=tasks[1].pk).update(state=TaskState.RUNNING, started_at=stale, attempts=1)
+    Outbox.objects.all().delete()
+
+    assert services.reports_reconcile()["reclaimed"] == 1
+    assert ReportTask.objects.get(pk=tasks[0].pk).state == TaskState.RUNNING
+    reclaimed = ReportTask.objects.get(pk=tasks[1].pk)
+    assert reclaimed.state == TaskState.QUEUED and reclaimed.attempts == 1  # attempts kept
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).exists()
+
+    # A delivery within the limit, of a record whose claimant is alive, does nothing.
+    ReportTask.objects.filter(pk=tasks[0].pk).update(claimed_by=runner.claimant())
+    assert runner.report_task_run(report_task_id=tasks[0].pk) is None
+    assert ReportTask.objects.get(pk=tasks[0].pk).attempts == 1
+    # Its claimant gone (a pid that is no process): taken over at once, one attempt more.
+    ReportTask.objects.filter(pk=tasks[0].pk).update(claimed_by=f"{runner._HOST}:{2**22 + 12345}")
+    runner.report_task_run(report_task_id=tasks[0].pk)
+    taken = ReportTask.objects.get(pk=tasks[0].pk)
+    assert taken.state == TaskState.DONE and taken.attempts == 2
+
+
+def test_a_failing_outbox_row_stays_with_its_error_and_runs_again_when_due(owner, settings, monkeypatch):
+    from reports import merge, outbox
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    calls = []
+
+    def storage_down(**kwargs):
+        calls.append(kwargs)
+        raise OSError("S3 refused the merged file")
+
+    monkeypatch.setattr(merge, "merged_write", storage_down)
+    run_all(report)
+    row = Outbox.objects.get(report_id=report.pk, kind=OutboxKind.WRITE_MERGED)
+    # The committer's run went to the slow queue; here no worker runs it: run it as the reconciler would.
+    assert outbox.outbox_run(row_id=row.pk) is False
+    row.refresh_from_db()
+    assert "S3 refused" in row.error and row.attempts == 1 and row.claimed_until is None
+    monkeypatch.undo()
+    Outbox.objects.filter(pk=row.pk).update(due_at=timezone.now())
+    assert outbox.outbox_drain() == 1
+    assert not Outbox.objects.filter(pk=row.pk).exists()
+    report.refresh_from_db()
+    assert report.merged_generation == 1 and report.merge_count == 1
+    assert default_storage.exists(report.merged_key)
+
+
+def test_storage_audit_reports_both_ways_and_repairs(owner):
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:2], sections=["profile"])
+    run_all(report)
+    tasks = list(ReportTask.objects.filter(report=report).order_by("pk"))
+    # Files other tests of the session left in the same storage count as orphans too.
+    before = storage_audit(grace_s=0)
+    gone = tasks[0].partial_key
+    default_storage.delete(gone)
+    orphan = default_storage.save("reports/partials/profile/v1/0/orphan.json", ContentFile(b"{}"))
+
+    out = io.StringIO()
+    call_command("storage_audit", "--grace-seconds", "0", stdout=out)
+    text = out.getvalue()
+    assert f"partial rows whose object is gone: {before.missing_partials + 1}" in text
+    assert f"objects no row names: {before.orphan_objects + 1}" in text
+    assert default_storage.exists(orphan)  # only reported
+
+    call_command("storage_audit", "--repair", "--grace-seconds", "0", stdout=io.StringIO())
+    assert not default_storage.exists(orphan)
+    assert Partial.objects.get(key=gone).missing_since is not None
+    assert default_storage.exists(tasks[1].partial_key)
+    # A new report of the same player computes the lost partial again instead of reusing it.
+    again, _ = services.report_create(owner=owner, player_ids=[tasks[0].player_id], sections=["profile"])
+    assert again.fast_reused == 0
+    run_all(again)
+    assert Partial.objects.get(key=gone).missing_since is None and default_storage.exists(gone)
+
+    # Kept by the default grace: a section writes its file before its row.
+    young = default_storage.save("reports/partials/profile/v1/0/young.json", ContentFile(b"{}"))
+    call_command("storage_audit", "--repair", stdout=io.StringIO())
+    assert default_storage.exists(young)
+
+    with pytest.raises(CommandError):
+        call_command("storage_audit", "--grace-seconds", "-1")
+    with pytest.raises(CommandError):
+        call_command("storage_audit", "--grace-seconds", "soon")
+
+
+def test_the_orphan_purge_keeps_a_key_another_record_still_computes(
+    owner, django_user_model, django_capture_on_commit_callbacks
+):
+    league = small_league()
+    player = league.player_ids[0]
+    first, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    run_all(first)
+    key = ReportTask.objects.get(report=first).partial_key
+    # A second report of the same inputs, created before the first's partial is reused... its record queued:
+    other = django_user_model.objects.create(username="other")
+    second = Report.objects.create(owner=other, name="b", player_ids=[player], sections=["profile"])
+    ReportTask.objects.create(
+        report=second, player_id=player, section="profile", queue="fast", partial_key=key
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.report_delete(report=first)
+
+    # The partial is nobody's by foreign key, but the second report's record still computes it.
+    assert Partial.objects.filter(key=key).exists() and default_storage.exists(key)
+    ReportTask.objects.filter(report=second).delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.partials_delete_orphans() == 1
+    assert not default_storage.exists(key)
+
+
+def test_delete_removes_every_generations_merged_file(owner, django_capture_on_commit_callbacks):
+    from reports import merge
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    run_all(report)
+    keys = []
+    for generation in (1, 2):
+        Report.objects.filter(pk=report.pk).update(generation=generation)
+        merge.merged_write(report_id=report.pk, generation=generation)
+        keys.append(Report.objects.get(pk=report.pk).merged_key)
+    # Writing generation 2 deleted generation 1's file.
+    assert not default_storage.exists(keys[0]) and default_storage.exists(keys[1])
+    default_storage.save(keys[0], ContentFile(b"{}"))  # left behind, say, by a failed delete
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.report_delete(report=Report.objects.get(pk=report.pk))
+    assert not any(default_storage.exists(key) for key in keys)
+    assert not Outbox.objects.filter(kind=OutboxKind.DELETE_FILES).exists()  # done, so deleted
+
+
+def test_reuse_at_creation_checks_objects_in_bulk_at_bounded_cost(owner, capsys, settings):
+    """25 players x 9 sections: the existence check of their 225 keys, all and the sample that creation checks.
+
+    The figures printed are those of docs/reliability.md.
+    """
+    keys = [f"reports/partials/profile/v1/{n}/{'a' * 24}.json" for n in range(225)]
+    for key in keys[::2]:
+        default_storage.save(key, ContentFile(b"{}"))
+    timings = {}
+    for label, subset in (("all 225", keys), ("the sample", keys[: settings.REPORT_REUSE_CHECK_SAMPLE])):
+        started = time.perf_counter()
+        present = storage_existing(subset)
+        timings[label] = time.perf_counter() - started
+        assert present == set(subset[::2])
+    with capsys.disabled():
+        backend = type(default_storage._wrapped).__name__
+        print(
+            f"\nexistence check on {backend}: "
+            + ", ".join(f"{label} {seconds * 1000:.0f} ms" for label, seconds in timings.items())
+        )
+    assert timings["all 225"] < 10
+
+
+def test_a_bucket_emptied_is_seen_by_the_sample_and_nothing_gone_is_reused(owner):
+    league = small_league()
+    players = league.player_ids[:2]
+    first, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "heatmap"])
+    run_all(first)
+    kept = ReportTask.objects.filter(report=first, section="profile", player_id=players[0]).get().partial_key
+    for task in ReportTask.objects.filter(report=first).exclude(partial_key=kept):
+        default_storage.delete(task.partial_key)
+
+    second, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "heatmap"])
+
+    assert second.fast_reused == 1  # the one partial still stored
+    reused = ReportTask.objects.get(report=second, reused=True)
+    assert reused.partial_key == kept
+    assert Partial.objects.filter(missing_since__isnull=False).count() == 3
+
+
+def test_a_section_whose_dependencys_partial_is_gone_queues_both_again(owner):
+    league = small_league()
+    player = league.player_ids[0]
+    report, _ = services.report_create(owner=owner, player_ids=[player], sections=["shot_map", "visuals"])
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    runner.report_task_run(report_task_id=shot_map.pk)
+    default_storage.delete(shot_map.partial_key)
+
+    assert (
+        runner.report_task_run(report_task_id=visuals.pk) is None
+    )  # standalone: reads shot_map from storage
+
+    states = dict(ReportTask.objects.filter(report=report).values_list("section", "state"))
+    assert states == {"shot_map": TaskState.QUEUED, "visuals": TaskState.QUEUED}
+    report.refresh_from_db()
+    assert (report.fast_done, report.slow_done, report.slow_failed) == (0, 0, 0)
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).exists()
+    runner.report_task_run(report_task_id=shot_map.pk)
+    runner.report_task_run(report_task_id=visuals.pk)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE and (report.fast_done, report.slow_done) == (1, 1)
+
+
+def test_aggregates_refreshed_while_a_section_ranks_on_them_fail_it_with_a_clear_error(owner, monkeypatch):
+    """The aggregates cannot be loaded by version (one table): a refresh during the run is caught after computing."""
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["percentiles"]
+    )
+    task = ReportTask.objects.get(report=report)
+    section = SECTIONS["percentiles"]
+
+    def compute_while_the_aggregates_are_refreshed(context):
+        content = section.compute(context)
+        current = current_fitted_model(FittedModel.Kind.AGGREGATES)
+        FittedModel.objects.create(
+            kind=current.kind,
+            version="refreshed-" + current.version[:20],
+            data_version=current.data_version,
+            parameters=current.parameters,
+            metrics={},
+        )
+        return content
+
+    import dataclasses
+
+    monkeypatch.setitem(
+        SECTIONS,
+        "percentiles",
+        dataclasses.replace(section, compute=compute_while_the_aggregates_are_refreshed),
+    )
+    runner.report_task_run(report_task_id=task.pk)
+
+    task.refresh_from_db()
+    assert task.state == TaskState.FAILED and task.error == runner.AGGREGATES_CHANGED
+    assert not Partial.objects.filter(key=task.partial_key).exists()
+    assert not default_storage.exists(task.partial_key)
