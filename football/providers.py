@@ -16,7 +16,8 @@ NOT_IN_SOURCE: dict[str, tuple[str, ...]] = {
     Provider.WYSCOUT: (),
     Provider.STATSBOMB: ("goal_mouth",),
     Provider.OPTA: ("goal_mouth",),
-    Provider.WYSCOUT_V2: ("goal_mouth",),
+    # A v2 match file has no lineups: who started and for how long is not in it.
+    Provider.WYSCOUT_V2: ("goal_mouth", "starts", "minutes"),
     Provider.WYSCOUT_V3: ("goal_mouth",),
     Provider.SPORTEC: ("goal_mouth", "duels", "duels_won", "assists", "key_passes"),
 }
@@ -26,6 +27,8 @@ DERIVED = {
     "duels_won": ("duels_won", "duels_won_pct"),
     "assists": ("assists",),
     "key_passes": ("key_passes",),
+    "starts": ("starts", "started"),
+    "minutes": ("minutes", "minute_on", "minute_off"),
 }
 
 

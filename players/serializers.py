@@ -109,7 +109,18 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "official_name", "city", "area", "kind", "provider", "seasons", "season", "squad"]
+        fields = [
+            "id",
+            "name",
+            "official_name",
+            "city",
+            "area",
+            "kind",
+            "provider",
+            "seasons",
+            "season",
+            "squad",
+        ]
 
     @extend_schema_field(TeamSeasonSerializer(many=True))
     def get_seasons(self, team: Team) -> list:

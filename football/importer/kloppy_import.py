@@ -416,12 +416,21 @@ def _match_bundle(provider, files, dataset, ids: _Ids, competition, season, date
     if len(dataset.events) >= EVENTS_PER_MATCH:
         raise ValueError(f"{len(dataset.events)} events: more than {EVENTS_PER_MATCH - 1} in one match")
 
+    # A feed without lineups (a Wyscout v2 match file alone) says who played only through the
+    # events: those players appear, with no start and no minutes (providers.NOT_IN_SOURCE).
+    lineups_known = bool(on)
+    with_events = {row[3] for row in events if row[3] is not None}
     appearances = []
     for team in (home, away):
         for player in team.players:
             pid = player.player_id
             started = pid in on and on[pid] == 0 and player.starting
-            if pid not in on:
+            if not lineups_known:
+                played = player_team[pid][0] in with_events
+                status = "substitute" if played else "unused"
+                minute_on = minute_off = None
+                minutes = 0
+            elif pid not in on:
                 status, minute_on, minute_off, minutes = "unused", None, None, 0
             else:
                 minute_on = on[pid]
