@@ -9,7 +9,7 @@ What maps to what (docs/data.md has the per-provider table):
 
 | kloppy | Wyscout type / subtype | tags |
 | --- | --- | --- |
-| pass (corner, free kick, throw-in, goal kick set piece) | 3 free kick / 30, 31, 36, 34 | accurate 1801 / not 1802, assist 301, key pass 302 |
+| pass (corner, free kick, throw-in, goal kick set piece) | 3 free kick / 30, 31, 36, 34 | accurate 1801 / not 1802, assist 301, key pass (shot assist) 302 |
 | pass (cross, head, high, launch, smart, else simple) | 8 pass / 80, 82, 83, 84, 86, 85 | same |
 | shot (penalty, direct free kick, else) | 3 / 35, 3 / 33, 10 / 100 | goal 101, body part 401-403, on target 1801 / 1802, blocked 2101, post 1217, counter 1901 |
 | own goal (kloppy's shot with result OWN_GOAL) | 7 others on the ball / 72 touch | own goal 102 |
@@ -101,7 +101,8 @@ def event_kind(event) -> tuple[int, int | None, list[int]] | None:
         pass_types = _qualifier(event, "PassQualifier")
         if PassType.ASSIST in pass_types:
             tags.append(wy.ASSIST)
-        if PassType.ASSIST in pass_types or PassType.SHOT_ASSIST in pass_types:
+        # One to one, as Wyscout tags them: a key pass (302) is kloppy's shot assist.
+        if PassType.SHOT_ASSIST in pass_types:
             tags.append(wy.KEY_PASS)
         tags.append(wy.ACCURATE if event.result == PassResult.COMPLETE else wy.NOT_ACCURATE)
         for piece, subtype in SET_PIECE_PASS.items():
