@@ -28,6 +28,7 @@ from pathlib import Path
 import orjson
 from django.db import connections, transaction
 
+from football import tags as wy
 from football.analytics.counting import PERIOD_START_MINUTE
 from football.models import Appearance, Competition, Event, Match, Player, Provider, Season, Team
 from football.routers import football_db
@@ -351,7 +352,16 @@ def _match_bundle(provider, files, dataset, ids: _Ids, competition, season, date
             if player.starting:
                 on[player.player_id] = 0
     events = []
-    goals = {"home": 0, "away": 0, "home_ht": 0, "away_ht": 0, "home_et": 0, "away_et": 0}
+    goals = {
+        "home": 0,
+        "away": 0,
+        "home_ht": 0,
+        "away_ht": 0,
+        "home_et": 0,
+        "away_et": 0,
+        "home_p": 0,
+        "away_p": 0,
+    }
     home_source = home.team_id
     for index, event in enumerate(dataset.events):
         period = kloppy_map.PERIODS.get(event.period.id, "")
@@ -374,13 +384,13 @@ def _match_bundle(provider, files, dataset, ids: _Ids, competition, season, date
         if kind is None or event.team is None:
             continue
         type_id, subtype_id, tags = kind
-        # A goal (or an own goal, for the other side) in the score, penalty shoot-outs apart.
-        if period in ("1H", "2H", "E1", "E2"):
-            from football import tags as wy
-
-            if wy.GOAL in tags or wy.OWN_GOAL in tags:
-                scorer_home = event.team.team_id == home_source
-                side = "home" if scorer_home == (wy.GOAL in tags) else "away"
+        # A goal (or an own goal, for the other side) in the score; a shoot-out kick in its own.
+        if wy.GOAL in tags or wy.OWN_GOAL in tags:
+            scorer_home = event.team.team_id == home_source
+            side = "home" if scorer_home == (wy.GOAL in tags) else "away"
+            if period == "P":
+                goals[f"{side}_p"] += 1
+            elif period:
                 goals[side] += 1
                 if period == "1H":
                     goals[f"{side}_ht"] += 1
@@ -479,8 +489,8 @@ def _match_bundle(provider, files, dataset, ids: _Ids, competition, season, date
         "away_score_ht": goals["away_ht"],
         "home_score_et": goals["home_et"],
         "away_score_et": goals["away_et"],
-        "home_score_p": 0,
-        "away_score_p": 0,
+        "home_score_p": goals["home_p"],
+        "away_score_p": goals["away_p"],
         "provider": provider,
         "source_id": source_match_id,
     }

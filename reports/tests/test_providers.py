@@ -363,3 +363,26 @@ def test_wyscout_v2_through_kloppy_counts_as_the_public_data_set(shared_data, tm
         compared += 1
     assert compared == 28
     assert not +diffs, diffs
+
+
+def test_command_prints_counts_and_skips_an_unchanged_match():
+    from io import StringIO
+
+    args = ["import_events", "--provider", "sportec", *map(str, CASES["sportec"][0]), "--no-analytics"]
+    out = StringIO()
+    call_command(*args, stdout=out)
+    first = out.getvalue()
+    assert "sportec: 1 matches, 2 teams, 40 players, 40 appearances" in first
+    assert "written: " in first and f"data version {data_version()}" in first
+    out = StringIO()
+    call_command(*args, stdout=out)
+    assert "unchanged, skipped" in out.getvalue() and f"data version {data_version()}" in out.getvalue()
+    with pytest.raises(CommandError, match="takes 2 files per match"):
+        call_command("import_events", "--provider", "opta", str(FILES / "opta_f24.xml"))
+
+
+def test_opta_shootout_is_kept_apart_from_the_score():
+    match = import_match("opta")
+    assert match.duration == Match.Duration.PENALTIES
+    # The F24 excerpt has one shoot-out kick, scored by FC Nordsjælland (the away side).
+    assert (match.home_score_p, match.away_score_p) == (0, 1)
