@@ -1,4 +1,6 @@
-"""The football database: the Wyscout public data set, with the source's ids as ids.
+"""The football database: the Wyscout public data set, with the source's ids as ids, and other
+providers' matches imported through kloppy (ids in a range per provider, `provider` and `source_id`
+on each row: football.importer.kloppy_import).
 
 Pitch coordinates are Wyscout's: `x` and `y` in percent of the pitch (0-100),
 seen from the attacking direction of the event's team, so x=100 is always the
