@@ -12,6 +12,7 @@ so `--provider statsbomb a_events.json a_lineup.json b_events.json b_lineup.json
 """
 
 import datetime as dt
+import logging
 import sys
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, provider, paths, competition, season, date, no_analytics, **options):
+        # kloppy logs a timing line per file at INFO: the progress bars say enough.
+        logging.getLogger("kloppy").setLevel(logging.WARNING)
         per_match = FILES_PER_MATCH[provider]
         if len(paths) % per_match:
             raise CommandError(
