@@ -1,4 +1,6 @@
-"""The football database: the Wyscout public data set, with the source's ids as ids.
+"""The football database: the Wyscout public data set, with the source's ids as ids, and other
+providers' matches imported through kloppy (ids in a range per provider, `provider` and `source_id`
+on each row: football.importer.kloppy_import).
 
 Pitch coordinates are Wyscout's: `x` and `y` in percent of the pitch (0-100),
 seen from the attacking direction of the event's team, so x=100 is always the
@@ -6,6 +8,28 @@ goal the event's team attacks and y=0 its left touchline.
 """
 
 from django.db import models
+
+
+class Provider(models.TextChoices):
+    """Where a row came from. `wyscout` is the public data set (ids are its wyIds);
+    the others are imported through kloppy with ids in their own range (football.importer.kloppy_ids)."""
+
+    WYSCOUT = "wyscout"
+    STATSBOMB = "statsbomb"
+    OPTA = "opta"
+    WYSCOUT_V3 = "wyscout_v3"
+    WYSCOUT_V2 = "wyscout_v2"
+    SPORTEC = "sportec"
+
+
+def _provider_field():
+    return models.CharField(max_length=16, choices=Provider.choices, default=Provider.WYSCOUT, db_index=True)
+
+
+def _source_id_field():
+    # The provider's own id of an imported row (a string: Sportec's are "DFL-OBJ-..."); blank for
+    # the Wyscout public data, whose ids are the source's.
+    return models.CharField(max_length=64, blank=True, default="")
 
 
 class Role(models.TextChoices):
@@ -27,6 +51,8 @@ class Competition(models.Model):
     # Hash of the imported content of this competition; the data version is
     # derived from these (see football.selectors.data_version).
     data_hash = models.CharField(max_length=64, blank=True)
+    provider = _provider_field()
+    source_id = _source_id_field()
 
     class Meta:
         ordering = ["id"]
@@ -62,6 +88,8 @@ class Team(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     # Lower-case, accent-free name for search.
     search_name = models.CharField(max_length=300, db_index=True, blank=True)
+    provider = _provider_field()
+    source_id = _source_id_field()
 
     class Meta:
         ordering = ["name"]
@@ -96,6 +124,8 @@ class Player(models.Model):
     last_team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )
+    provider = _provider_field()
+    source_id = _source_id_field()
 
     class Meta:
         ordering = ["id"]
@@ -140,6 +170,11 @@ class Match(models.Model):
     away_score_et = models.PositiveSmallIntegerField(default=0)
     home_score_p = models.PositiveSmallIntegerField(default=0)
     away_score_p = models.PositiveSmallIntegerField(default=0)
+    provider = _provider_field()
+    source_id = _source_id_field()
+    # Content hash of one match imported through kloppy (its rows, sheet, events, teams and players);
+    # the competition's data_hash is built from these. Blank for the Wyscout public data.
+    data_hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["date_utc", "id"]

@@ -35,7 +35,7 @@ class PlayerSummarySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Player
-        fields = ["id", "name", "short_name", "role", "birth_date", "nationality", "team"]
+        fields = ["id", "name", "short_name", "role", "birth_date", "nationality", "team", "provider"]
 
 
 class PlayerSeasonSerializer(serializers.Serializer):
@@ -77,6 +77,7 @@ class PlayerDetailSerializer(serializers.ModelSerializer):
             "passport_area",
             "birth_area",
             "team",
+            "provider",
             "seasons",
         ]
 
@@ -88,7 +89,7 @@ class PlayerDetailSerializer(serializers.ModelSerializer):
 class TeamSummarySerializer(serializers.ModelSerializer):
     class Meta:
         model = Team
-        fields = ["id", "name", "official_name", "city", "area", "kind"]
+        fields = ["id", "name", "official_name", "city", "area", "kind", "provider"]
 
 
 class TeamSeasonSerializer(serializers.ModelSerializer):
@@ -119,7 +120,18 @@ class TeamDetailSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "official_name", "city", "area", "kind", "seasons", "season", "squad"]
+        fields = [
+            "id",
+            "name",
+            "official_name",
+            "city",
+            "area",
+            "kind",
+            "provider",
+            "seasons",
+            "season",
+            "squad",
+        ]
 
     @extend_schema_field(TeamSeasonSerializer(many=True))
     def get_seasons(self, team: Team) -> list:

@@ -140,6 +140,7 @@ def test_player_list_shape(auth_client, mbappe):
         "birth_date": "1995-06-15",
         "nationality": "France",
         "team": {"id": mbappe.last_team_id, "name": "Paris Saint-Germain"},
+        "provider": "wyscout",
     }
 
 

@@ -11,6 +11,7 @@ football counts it, with the shoot-out in `penalties`.
 
 from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
 from football.models import Appearance, Event, Player
+from football.providers import blank_missing, not_in_source
 from tasks.queues import FAST_QUEUE
 
 from .base import Section, SectionContext, SectionError
@@ -51,6 +52,7 @@ def compute(context: SectionContext) -> dict:
         home_penalties,
         away_penalties,
         duration,
+        provider,
     ) in (
         Appearance.objects.filter(player_id=context.player_id)
         .played()
@@ -78,6 +80,7 @@ def compute(context: SectionContext) -> dict:
             "match__home_score_p",
             "match__away_score_p",
             "match__duration",
+            "match__provider",
         )
     ):
         home = team_id == home_id
@@ -115,6 +118,7 @@ def compute(context: SectionContext) -> dict:
             "yellow_card_minute": yellow,
             "red_card_minute": red,
             "_sort": (date_utc, match_id),
+            "_provider": provider,
         }
         totals[match_id] = Totals()
         totals[match_id].add_appearance(
@@ -141,8 +145,11 @@ def compute(context: SectionContext) -> dict:
             totals[match_id].add_xg(value, penalty=penalty)
 
     rows = []
+    providers: set[str] = set()
     for match_id, row in sorted(matches.items(), key=lambda item: item[1]["_sort"]):
         del row["_sort"]
+        provider = row.pop("_provider")
+        providers.add(provider)
         t = totals[match_id]
         rows.append(
             {
@@ -165,13 +172,18 @@ def compute(context: SectionContext) -> dict:
                 "red_card": t.red_cards > 0,
             }
         )
-    return {"matches": rows, "xg_model": xg is not None}
+        # What this match's provider does not record is null, not 0.
+        missing = not_in_source([provider])
+        blank_missing(rows[-1], missing)
+        rows[-1]["not_in_source"] = missing
+    return {"matches": rows, "xg_model": xg is not None, "not_in_source": not_in_source(providers)}
 
 
 SECTION = Section(
     name="match_log",
     queue=FAST_QUEUE,
-    version=1,
+    # 2: not_in_source (per match and overall), figures a provider lacks as null.
+    version=2,
     compute=compute,
     uses=("xg",),
     description="one row per match played: date, opponent, home/away, result, minutes, goals, assists, shots, xG",

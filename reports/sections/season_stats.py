@@ -10,6 +10,7 @@ from typing import Any
 
 from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
 from football.models import Appearance, Event, Match, Player
+from football.providers import blank_missing, not_in_source
 from tasks.queues import FAST_QUEUE
 
 from .base import Section, SectionContext, SectionError
@@ -24,6 +25,8 @@ def compute(context: SectionContext) -> dict:
     totals: dict[tuple[int, int, int], Totals] = {}
     # (competition, season, team) of each match the player played in.
     match_keys: dict[int, tuple[int, int, int]] = {}
+    # The provider of each competition's matches (one per competition: football.importer.kloppy_import).
+    providers: dict[int, str] = {}
 
     def row_for(
         key: tuple[int, int, int], competition: str, season: str, team: str | None, date_utc
@@ -58,6 +61,7 @@ def compute(context: SectionContext) -> dict:
         season_id,
         season_name,
         date_utc,
+        provider,
     ) in (
         Appearance.objects.filter(player_id=context.player_id)
         .played()
@@ -74,10 +78,12 @@ def compute(context: SectionContext) -> dict:
             "match__season_id",
             "match__season__name",
             "match__date_utc",
+            "match__provider",
         )
     ):
         key = (competition_id, season_id, team_id)
         match_keys[match_id] = key
+        providers[competition_id] = provider
         row_for(key, competition_name, season_name, team_name, date_utc).add_appearance(
             status=status, minutes=minutes, yellow_card_minute=yellow, red_card_minute=red
         )
@@ -95,6 +101,7 @@ def compute(context: SectionContext) -> dict:
             season_id,
             season,
             date_utc,
+            provider,
             *teams,
         ) in Match.objects.filter(id__in=orphan_matches).values_list(
             "id",
@@ -103,11 +110,13 @@ def compute(context: SectionContext) -> dict:
             "season_id",
             "season__name",
             "date_utc",
+            "provider",
             "home_team_id",
             "home_team__name",
             "away_team_id",
             "away_team__name",
         ):
+            providers[competition_id] = provider
             team_names: dict[Any, Any] = {teams[0]: teams[1], teams[2]: teams[3]}
             for team_id in {e[1] for e in events if e[0] == match_id}:
                 row_for(
@@ -143,13 +152,23 @@ def compute(context: SectionContext) -> dict:
         for key, row in rows.items()
     ]
     competitions.sort(key=lambda r: (r["first_match"], r["competition_id"], r["team_id"]))
-    return {"competitions": competitions, "xg_model": xg is not None}
+    # A competition's matches all come from one provider; what its feed lacks is null, not 0.
+    for row in competitions:
+        missing = not_in_source([providers.get(row["competition_id"], "wyscout")])
+        blank_missing(row, missing)
+        row["not_in_source"] = missing
+    return {
+        "competitions": competitions,
+        "xg_model": xg is not None,
+        "not_in_source": not_in_source(set(providers.values())),
+    }
 
 
 SECTION = Section(
     name="season_stats",
     queue=FAST_QUEUE,
-    version=1,
+    # 2: not_in_source (per row and overall), figures a provider lacks as null.
+    version=2,
     compute=compute,
     uses=("xg",),
     description="per competition and season: appearances, minutes, goals, assists, shots, xG, passes, duels, cards",

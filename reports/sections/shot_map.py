@@ -21,6 +21,7 @@ from football.analytics.counting import (
     shot_xg,
 )
 from football.models import Event, Match, Player
+from football.providers import not_in_source
 from tasks.queues import FAST_QUEUE
 
 from .base import Section, SectionContext, SectionError
@@ -111,14 +112,21 @@ def compute(context: SectionContext) -> dict:
             }
         )
 
-    matches = {
-        match_id: (date_utc, competition, home_id, home, away)
-        for match_id, date_utc, competition, home_id, home, away in Match.objects.filter(
-            id__in={shot["match_id"] for shot in shots}
-        ).values_list(
-            "id", "date_utc", "competition__name", "home_team_id", "home_team__name", "away_team__name"
-        )
-    }
+    matches = {}
+    providers = set()
+    for match_id, date_utc, competition, home_id, home, away, provider in Match.objects.filter(
+        id__in={shot["match_id"] for shot in shots}
+    ).values_list(
+        "id",
+        "date_utc",
+        "competition__name",
+        "home_team_id",
+        "home_team__name",
+        "away_team__name",
+        "provider",
+    ):
+        matches[match_id] = (date_utc, competition, home_id, home, away)
+        providers.add(provider)
     xg = shot_xg([shot["_xg_input"] for shot in shots])
     for i, shot in enumerate(shots):
         date_utc, competition, home_id, home, away = matches[shot["match_id"]]
@@ -150,13 +158,16 @@ def compute(context: SectionContext) -> dict:
         "by_situation": dict(Counter(shot["situation"] for shot in shots)),
         "in_penalty_area": sum(shot["in_penalty_area"] for shot in shots),
     }
-    return {"shots": shots, "totals": totals, "xg_model": xg is not None}
+    # goal_mouth (and what else a provider lacks) is null on those shots because the feed has none.
+    missing = not_in_source(providers)
+    return {"shots": shots, "totals": totals, "xg_model": xg is not None, "not_in_source": missing}
 
 
 SECTION = Section(
     name="shot_map",
     queue=FAST_QUEUE,
-    version=1,
+    # 2: not_in_source.
+    version=2,
     compute=compute,
     uses=("xg",),
     description="every shot with x, y, outcome, body part, situation, goal or not and xG",
