@@ -26,7 +26,7 @@ from .exceptions import ApplicationError
 from .healing import partials_mark_missing
 from .keys import partial_key
 from .merge import merged_keys_all
-from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from .models import TERMINAL_STATES, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
 from .sections import REGISTRY, SECTIONS, with_dependencies
 from .status import queue_counter, report_advance, revised, revision_note_after_commit
@@ -273,8 +273,10 @@ def report_retry(*, report: Report) -> Report:
             started_at=None,
             finished_at=None,
         )
+        model_versions = _retry_model_versions(report=report, retried=[pk for pk, _ in failed])
         Report.objects.filter(pk=report.pk).update(
             **revised(
+                model_versions=model_versions,
                 fast_failed=F("fast_failed") - fast,
                 slow_failed=F("slow_failed") - (len(failed) - fast),
                 status=ReportStatus.RUNNING,
@@ -288,6 +290,38 @@ def report_retry(*, report: Report) -> Report:
         outbox_add(kind=OutboxKind.PUBLISH, report_id=report.pk)
     report.refresh_from_db()
     return report
+
+
+def _retry_model_versions(*, report: Report, retried: list[int]) -> dict[str, str]:
+    """The fitted models the retried sections run with, their records re-keyed to match.
+
+    A report that has ended is retried on the models fitted now: the usual
+    retry follows a refit or a refresh of the aggregates (percentiles fail
+    until the aggregates exist), and on the old pins such a retry could only
+    fail again. Sections that had finished keep what they computed. While some
+    section is still outstanding the pins stay, so one run never sees two
+    models (runner: pinned models).
+    """
+    if (
+        ReportTask.objects.filter(report=report)
+        .exclude(pk__in=retried)
+        .exclude(state__in=TERMINAL_STATES)
+        .exists()
+    ):
+        return report.model_versions
+    current = fitted_model_versions()
+    if current == report.model_versions:
+        return current
+    records = list(ReportTask.objects.filter(pk__in=retried).only("pk", "section", "player_id"))
+    for record in records:
+        record.partial_key = partial_key(
+            section=SECTIONS[record.section],
+            player_id=record.player_id,
+            data_version=report.data_version,
+            model_versions=current,
+        )
+    ReportTask.objects.bulk_update(records, ["partial_key"], batch_size=500)
+    return current
 
 
 def report_delete(*, report: Report) -> None:

@@ -360,7 +360,7 @@ def test_panel_has_three_csrf_forms_and_escapes_the_errors(pending_report, user,
     assert "http://" not in html and "https://" not in html  # no external resources
 
 
-def test_purge_deletes_export_files_with_the_report(pending_report):
+def test_purge_deletes_export_files_with_the_report(pending_report, django_capture_on_commit_callbacks):
     from datetime import timedelta
 
     from django.core.files.base import ContentFile
@@ -376,7 +376,9 @@ def test_purge_deletes_export_files_with_the_report(pending_report):
     Export.objects.filter(pk=export.pk).update(storage_key=key)
     Report.objects.filter(pk=pending_report.pk).update(created_at=timezone.now() - timedelta(days=400))
 
-    assert reports_purge_expired() == 1
+    # The files go by the outbox row written with the deletion, run once it commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert reports_purge_expired() == 1
     assert not Export.objects.exists()
     assert not default_storage.exists(key)
 

@@ -347,3 +347,37 @@ def test_aggregates_refreshed_while_a_section_ranks_on_them_fail_it_with_a_clear
     assert task.state == TaskState.FAILED and task.error == runner.AGGREGATES_CHANGED
     assert not Partial.objects.filter(key=task.partial_key).exists()
     assert not default_storage.exists(task.partial_key)
+
+    # The analyst retries: the section runs on the aggregates fitted now, under a key naming them.
+    monkeypatch.setitem(SECTIONS, "percentiles", section)
+    old_key = task.partial_key
+    services.report_retry(report=report)
+    report.refresh_from_db()
+    task.refresh_from_db()
+    assert report.model_versions == fitted_model_versions()
+    assert report.model_versions["agg"].startswith("refreshed-")
+    assert task.state == TaskState.QUEUED and task.partial_key != old_key
+    runner.report_task_run(report_task_id=task.pk)
+    task.refresh_from_db()
+    report.refresh_from_db()
+    assert task.state == TaskState.DONE and report.status == ReportStatus.COMPLETE
+
+
+def test_a_retry_while_sections_are_outstanding_keeps_the_pinned_models(owner):
+    """Re-pinning then would give the sections still running a model their keys do not name."""
+    league = small_league()
+    first, second = league.player_ids[:2]
+    report, _ = services.report_create(owner=owner, player_ids=[first, second], sections=["shot_map"])
+    pinned = report.model_versions
+    tasks = {t.player_id: t for t in ReportTask.objects.filter(report=report)}
+    # The first section failed for good (its counter with it); the second is still queued.
+    ReportTask.objects.filter(pk=tasks[first].pk).update(state=TaskState.FAILED, error="boom")
+    Report.objects.filter(pk=report.pk).update(fast_failed=1)
+    old = current_fitted_model(FittedModel.Kind.EXPECTED_GOALS)
+    save_fitted_model(kind="xg", parameters=old.parameters | {"refit": 1}, metrics={}, data=data_version())
+    assert fitted_model_versions()["xg"] != pinned["xg"]
+
+    services.report_retry(report=report)
+    report.refresh_from_db()
+    assert report.model_versions == pinned
+    assert ReportTask.objects.get(pk=tasks[first].pk).partial_key == tasks[first].partial_key
