@@ -3,7 +3,7 @@
 One report is built and reused across the steps, as an analyst would: sign
 in, find players (accents ignored), add France's World Cup squad, watch the
 grid fill and reach complete, open a picture, compare Griezmann and Mbappé,
-share the report, open the link signed out, revoke it (404), and check that
+export the PDF (read back with poppler), share the report, open the link signed out, revoke it (404), and check that
 a report named like a script stays text. With UPDATE_SCREENSHOTS=1 the
 screenshots are written (small) into docs/screenshots/ for docs/frontend.md.
 """
@@ -11,6 +11,7 @@ screenshots are written (small) into docs/screenshots/ for docs/frontend.md.
 import itertools
 import os
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -131,6 +132,17 @@ def no_alert(driver) -> bool:
     return False
 
 
+def pdf_text(content: bytes) -> str:
+    """The PDF's text by poppler's pdftotext (installed by .ci/run), white space folded."""
+    result = subprocess.run(["pdftotext", "-", "-"], input=content, capture_output=True, check=True)
+    return " ".join(result.stdout.decode().split())
+
+
+def pdf_pages(content: bytes) -> int:
+    result = subprocess.run(["pdfinfo", "-"], input=content, capture_output=True, check=True)
+    return int(re.search(r"^Pages:\s+(\d+)", result.stdout.decode(), re.M).group(1))
+
+
 def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
     live_server,
     workers,
@@ -247,6 +259,24 @@ def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
     driver.set_window_size(1280, 1300)
     shot(driver, "compare")
     driver.set_window_size(1280, 900)
+
+    # Export the report as a PDF from its page, and read the file back.
+    driver.get(report_url)
+    pdf_button = wait(driver).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#exports input[value=pdf] + input + button"))
+    )
+    driver.execute_script("arguments[0].click()", pdf_button)
+    link = wait(driver, 150).until(
+        EC.presence_of_element_located((By.CSS_SELECTOR, "#exports li[data-state=done] a"))
+    )
+    session = requests.Session()
+    for cookie in driver.get_cookies():
+        session.cookies.set(cookie["name"], cookie["value"])
+    pdf = session.get(link.get_attribute("href"), timeout=60)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    text = pdf_text(pdf.content)
+    assert "Antoine Griezmann" in text and "Kylian Mbappé" in text and "CC BY 4.0" in text
+    assert pdf_pages(pdf.content) > 1
 
     # Share the report, then open the link signed out.
     driver.get(report_url)
