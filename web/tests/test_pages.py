@@ -12,11 +12,14 @@ import orjson
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from football.tests.factories import PlayerFactory
-from reports.models import Partial, Report, ReportTask
+from reports import merge, outbox, runner
+from reports import services as report_services
+from reports.models import Outbox, Partial, Report, ReportStatus, ReportTask, TaskState
 from tests.pipeline import PRODUCTION
 from web.models import ShareLink
 
@@ -280,18 +283,127 @@ def test_an_unfinished_report_cannot_be_shared(owner_client, user):
     assert ShareLink.objects.count() == 0
 
 
+RAW_ERROR = "OSError: cannot reach db-internal.example:5432 from /srv/app/secret"
+
+
+def _fail_section(report, section: str, error: str) -> ReportTask:
+    """End one done section failed through the runner, as a worker does; the report ends failed."""
+    task = report.tasks.get(player_id=report.player_ids[0], section=section)
+    queue = task.queue
+    ReportTask.objects.filter(pk=task.pk).update(state=TaskState.RUNNING, partial=None)
+    Report.objects.filter(pk=report.pk).update(
+        **{f"{queue}_done": F(f"{queue}_done") - 1},
+        completed_at=None,
+        status=ReportStatus.RUNNING,
+    )
+    runner._fail(ReportTask.objects.get(pk=task.pk), error)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.FAILED and report.completed_at is not None
+    merge.merged_write(report_id=report.pk, generation=report.generation)
+    return task
+
+
+def outbox_run_all() -> None:
+    """Run the outbox rows written so far (their after-commit runs do not fire inside a test's transaction)."""
+    for row_id in Outbox.objects.values_list("pk", flat=True):
+        outbox.outbox_run(row_id=row_id)
+
+
+def _share(owner_client, report) -> str:
+    page = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"}, follow=True).content.decode()
+    return re.search(r"http://testserver/share/([A-Za-z0-9_-]+)/", page).group(1)
+
+
 def test_a_shared_generation_stays_after_a_retry(owner_client, user):
     report = report_make(owner=user, players=1)
-    owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
-    link = ShareLink.objects.get()
-    merged = report.__class__.objects.get(pk=report.pk).merged_key
-    assert merged and default_storage.exists(merged)
-    # A retry raises the generation: the link keeps serving its own generation's file.
-    Report.objects.filter(pk=report.pk).update(generation=2, completed_at=None)
-    from web.services import share_data_read
+    player_id = report.player_ids[0]
+    _percentiles_partial(report, player_id)
+    partial_id = report.tasks.get(section="expected_threat").partial_id
+    task = _fail_section(report, "expected_threat", RAW_ERROR)
+    first_merged = Report.objects.get(pk=report.pk).merged_key
+    assert default_storage.exists(first_merged)
+    token = _share(owner_client, report)
+    anonymous = Client()
+    before = orjson.loads(anonymous.get(f"/share/{token}/data/").content)
+    picture = before["players"][str(player_id)]["visuals"]["image_urls"]["shot_map"]
+    assert anonymous.get(f"/share/{token}/players/{player_id}/pizza.png").status_code == 200
 
-    link.refresh_from_db()
-    assert orjson.loads(share_data_read(link=link))["report"]["generation"] == 1
+    # A real retry: the failed section runs again and ends done, the
+    # generation completes and its outbox run writes the new merged file,
+    # deleting the older generation's.
+    retried = report_services.report_retry(report=report)
+    assert retried.generation == 2
+    ReportTask.objects.filter(pk=task.pk).update(state=TaskState.RUNNING)
+    runner._finish(
+        ReportTask.objects.get(pk=task.pk), partial_id=partial_id, reused=True, started=time.monotonic()
+    )
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE
+    assert merge.merged_write(report_id=report.pk, generation=2)
+    assert not default_storage.exists(first_merged)
+
+    shared = anonymous.get(f"/share/{token}/data/")
+    assert shared.status_code == 200
+    data = orjson.loads(shared.content)
+    assert data == before and data["report"]["generation"] == 1 and len(data["failed"]) == 1
+    assert anonymous.get(picture).status_code == 200
+    assert anonymous.get(f"/share/{token}/players/{player_id}/pizza.png").status_code == 200
+    page = anonymous.get(f"/share/{token}/").content.decode()
+    assert '"status":"failed"' in page.replace(" ", "")  # the link's generation, not the report's
+    # The owner sees the new generation.
+    owned = orjson.loads(owner_client.get(f"/api/reports/{report.pk}/data/").content)
+    assert owned["report"]["generation"] == 2 and owned["failed"] == []
+
+
+def test_a_shared_page_shows_no_raw_error_and_the_owner_does(owner_client, user):
+    report = report_make(owner=user, players=1)
+    _fail_section(report, "expected_threat", RAW_ERROR)
+    token = _share(owner_client, report)
+    shared = Client().get(f"/share/{token}/data/").content.decode()
+    assert "db-internal" not in shared and "/srv/app" not in shared and "OSError" not in shared
+    assert orjson.loads(shared)["failed"][0]["error"] == "this section could not be computed"
+    owned = orjson.loads(owner_client.get(f"/api/reports/{report.pk}/data/").content)
+    assert owned["failed"][0]["error"] == RAW_ERROR
+
+
+def test_a_share_serves_only_its_own_files_and_its_copy_goes_with_it(owner_client, user):
+    report = report_make(owner=user, players=1)
+    token = _share(owner_client, report)
+    link = ShareLink.objects.get()
+    assert link.data_key == f"reports/shares/{report.pk.hex}/{link.pk}.json"
+    assert default_storage.exists(link.data_key)
+    # A picture added to the report's partial after the link was made is not the link's.
+    task = report.tasks.get(section="visuals")
+    later = task.partial_key.removesuffix(".json") + "/later.png"
+    default_storage.save(later, ContentFile(b"\x89PNG-later", name="later.png"))
+    Partial.objects.filter(pk=task.partial_id).update(files=[*task.partial.files, later])
+    assert owner_client.get(f"/reports/{report.pk}/files/{later}").status_code == 200
+    anonymous = Client()
+    assert anonymous.get(f"/share/{token}/files/{later}").status_code == 404
+    for path in [f"files/{task.partial.files[0]}", f"players/{report.player_ids[0]}/pizza.png"]:
+        response = anonymous.get(f"/share/{token}/{path}")
+        if response.status_code == 200:
+            assert response["Cache-Control"] == "private, no-store" and response["X-Robots-Tag"] == "noindex"
+    picture = anonymous.get(f"/share/{token}/files/{task.partial.files[0]}")
+    assert picture.status_code == 200 and picture["Cache-Control"] == "private, no-store"
+
+    owner_client.post(f"/reports/{report.pk}/share/{link.pk}/revoke/")
+    outbox_run_all()
+    assert not default_storage.exists(link.data_key)
+
+
+def test_an_expired_or_deleted_reports_share_copies_are_deleted(owner_client, user):
+    report = report_make(owner=user, players=1)
+    _share(owner_client, report)
+    _share(owner_client, report)
+    expired, kept = ShareLink.objects.order_by("pk")
+    ShareLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    report_services.reports_purge_expired()
+    outbox_run_all()
+    assert not default_storage.exists(expired.data_key) and default_storage.exists(kept.data_key)
+    report_services.report_delete(report=Report.objects.get(pk=report.pk))
+    outbox_run_all()
+    assert not default_storage.exists(kept.data_key)
 
 
 def test_names_are_escaped_everywhere(owner_client, user):
