@@ -73,6 +73,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/report_list.html", {"page": page, "rows": rows})
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() rejects or reads."""
+    return text.isascii() and text.isdecimal()
+
+
 def _error_messages(errors, prefix: str = "") -> list[str]:
     """DRF's nested error shape ({"players": {"0": [...]}}) as flat sentences."""
     if isinstance(errors, dict):
@@ -80,7 +85,7 @@ def _error_messages(errors, prefix: str = "") -> list[str]:
             message
             for key, value in errors.items()
             for message in _error_messages(
-                value, f"{prefix}item {int(key) + 1}: " if str(key).isdigit() else ""
+                value, f"{prefix}item {int(key) + 1}: " if _whole(str(key)) else ""
             )
         ]
     if isinstance(errors, list):
@@ -125,7 +130,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
         else:
             errors = {field: _error_messages(value) for field, value in serializer.errors.items()}
             status = 400
-    chosen_ids = [int(value) for value in values["players"].split(",") if value.strip().isdigit()]
+    chosen_ids = [int(value) for value in values["players"].split(",") if _whole(value.strip())]
     names = selectors.player_names(player_ids=chosen_ids)
     chosen = [{"id": pid, **names[pid]} for pid in chosen_ids if pid in names]
     context = {
@@ -260,7 +265,7 @@ def _owned_report(request: HttpRequest, report_id) -> Report:
 def share_create(request: HttpRequest, report_id) -> HttpResponse:
     report = _owned_report(request, report_id)
     days_text = request.POST.get("days", "").strip()
-    if not days_text.isdigit():
+    if not _whole(days_text):
         return error_page(
             request,
             title="Cannot make the link",

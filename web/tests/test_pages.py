@@ -146,6 +146,12 @@ def test_create_page_names_each_problem_and_creates_nothing(owner_client, body, 
         assert player.name in response.content.decode()
 
 
+def test_create_page_with_unicode_digits_is_not_a_500(owner_client):
+    assert owner_client.get("/reports/new/?players=²,٣").status_code == 200
+    response = owner_client.post("/reports/new/", {"name": "x", "players": ["²"], "sections": ["profile"]})
+    assert response.status_code == 400 and "item 1: A valid integer is required" in response.content.decode()
+
+
 def test_create_page_calls_the_service_as_the_api_does(
     owner_client, user, django_capture_on_commit_callbacks
 ):
@@ -171,6 +177,8 @@ def test_create_page_calls_the_service_as_the_api_does(
         (None, "give 2 to 4 player ids"),
         ("", "give 2 to 4 player ids"),
         ("abc,1", "not player ids: abc"),
+        ("²,³", "not player ids: ², ³"),
+        ("٣,ONE", "not player ids: ٣"),
         ("ONE", "compare 2 to 4 players, not 1"),
         ("ONE,ONE", "repeated: ONE"),
         ("ONE,123456789", "not in this report: 123456789"),
@@ -267,7 +275,14 @@ def test_share_link_is_read_only_for_anyone_until_revoked_or_expired(owner_clien
 
 @pytest.mark.parametrize(
     ("days", "problem"),
-    [("0", "from 1 to 30 days, not 0"), ("31", "not 31"), ("x", "not 'x'"), ("", "not ''")],
+    [
+        ("0", "from 1 to 30 days, not 0"),
+        ("31", "not 31"),
+        ("x", "not 'x'"),
+        ("", "not ''"),
+        ("²", "not '²'"),
+        ("٣", "not '٣'"),
+    ],
 )
 def test_share_link_with_bad_days_is_a_400(owner_client, user, days, problem):
     report = report_make(owner=user, players=1)
