@@ -529,3 +529,11 @@ def test_compare_shows_the_same_figures_in_columns_and_the_pools(owner_client, u
     assert body.count("34 FW players with at least 270 minutes in World Cup 2018") == 2
     assert "Non-penalty goals" in body and "15 (0.60 p90)" in body  # percentile and per 90, side by side
     assert body.count('class="picture"') == 2
+
+
+def test_the_one_time_share_url_is_kept_in_the_session_not_a_cookie(owner_client, user):
+    report = report_make(owner=user, players=1)
+    response = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
+    assert response.status_code == 302
+    assert "/share/" not in str(response.cookies) and "messages" not in response.cookies
+    assert "http://testserver/share/" in owner_client.get(response["Location"]).content.decode()
