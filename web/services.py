@@ -75,8 +75,12 @@ def share_create(*, report: Report, created_by: User, days: int) -> tuple[ShareL
             },
         )
         # Written inside the transaction: a storage fault leaves no link without its copy.
-        link.data_key = share_data_key(report_id=report.pk, link_id=link.pk)
-        default_storage.save(link.data_key, ContentFile(orjson.dumps(document), name="share.json"))
+        # The name storage actually used: a file system storage renames rather than
+        # overwrite a leftover of a rolled-back link that had the same id.
+        link.data_key = default_storage.save(
+            share_data_key(report_id=report.pk, link_id=link.pk),
+            ContentFile(orjson.dumps(document), name="share.json"),
+        )
         link.save(update_fields=["data_key"])
     return link, token
 
