@@ -8,6 +8,8 @@ headless Debian Chromium; the season tables are written as CSV and XLSX.
 import base64
 import csv
 import io
+import os
+import signal
 import subprocess
 import tempfile
 from pathlib import Path
@@ -51,6 +53,9 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--no-first-run",
     "--no-pdf-header-footer",
+    # The page is self-contained (data URIs): no host name resolves, so nothing is fetched.
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+    "--disable-extensions",
 )
 
 
@@ -246,18 +251,26 @@ def chromium_print(*, page: Path, out: Path, profile: Path) -> bytes:
         page.as_uri(),
     ]
     try:
-        finished = subprocess.run(
-            command, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+        # Its own session (process group): on a timeout the renderer and helper
+        # processes go with the browser, not only the process started here.
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, PermissionError) as exc:
         raise RenderError(f"Chromium could not be started: {binary}: {exc.strerror}") from exc
-    except PermissionError as exc:
-        raise RenderError(f"Chromium could not be started: {binary}: {exc.strerror}") from exc
+    try:
+        _, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired as exc:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         raise RenderError(f"Chromium did not finish printing within {timeout} s") from exc
     # Chromium exits 0 even when it could not write the file; its last line on stderr says why.
-    if finished.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        lines = [line for line in finished.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    if process.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+        lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
         last = lines[-1].strip() if lines else "no output"
-        raise RenderError(f"Chromium failed (exit {finished.returncode}): {last}")
+        raise RenderError(f"Chromium failed (exit {process.returncode}): {last}")
     return out.read_bytes()

@@ -29,7 +29,7 @@ class SourceIdField(serializers.IntegerField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data):
-        if isinstance(data, str) and not data.strip().isdigit():
+        if isinstance(data, str) and not (data.strip().isascii() and data.strip().isdecimal()):  # not "²"
             self.fail("invalid", value=data)
         try:
             return super().to_internal_value(data)

@@ -30,3 +30,8 @@ def partial_file_key(partial: str, filename: str) -> str:
 
 def merged_key(*, report_id: uuid.UUID, generation: int) -> str:
     return f"{PREFIX}merged/{uuid.UUID(str(report_id)).hex}/g{int(generation)}.json"
+
+
+def share_data_key(*, report_id: uuid.UUID, link_id: int) -> str:
+    """A share link's own copy of its generation's data document (web.services.share_create)."""
+    return f"{PREFIX}shares/{uuid.UUID(str(report_id)).hex}/{int(link_id)}.json"

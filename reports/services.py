@@ -20,6 +20,8 @@ from exports.selectors import export_keys_of_report
 from football.models import Player
 from football.selectors import data_version, fitted_model_versions
 from tasks.queues import FAST_QUEUE, SLOW_QUEUE
+from web.selectors import share_keys_of_report
+from web.services import shares_purge_expired
 
 from . import dispatch, status_cache
 from .exceptions import ApplicationError
@@ -345,6 +347,8 @@ def report_delete(*, report: Report) -> None:
         merged = merged_keys_all(report=report)
         # Export files (exports app): their rows go with the report's, the files after.
         merged += export_keys_of_report(report_id=report.pk)
+        # Share links' copies of their generation (web app): their rows go with the report's.
+        merged += share_keys_of_report(report_id=report.pk)
         report.delete()
         outbox_add(kind=OutboxKind.DELETE_FILES, report_id=report_id, payload={"keys": merged})
     status_cache.forget(report_id)
@@ -399,6 +403,8 @@ def reports_purge_expired(*, now=None) -> int:
     for report in Report.objects.filter(created_at__lt=cutoff).iterator():
         report_delete(report=report)
         count += 1
+    # Share links that expired: their copies of the report's data go.
+    shares_purge_expired(now=now)
     # Partials written by a task whose report was deleted while it ran.
     partials_delete_orphans(older_than=now - timedelta(hours=1))
     return count

@@ -37,7 +37,7 @@ def parse_players(value: str | None, *, report: Report) -> list[int]:
             field="players",
         )
     parts = [part.strip() for part in value.split(",") if part.strip()]
-    bad = [part for part in parts if not part.isdigit()]
+    bad = [part for part in parts if not (part.isascii() and part.isdecimal())]  # not "²"
     if bad:
         raise ApplicationError(f"players: not player ids: {', '.join(bad)}.", field="players")
     ids = [int(part) for part in parts]

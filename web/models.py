@@ -21,6 +21,12 @@ class ShareLink(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # The link's own copy of its generation's data document (web.services.share_create),
+    # deleted when the link is revoked, expires or its report is deleted; "" once deleted.
+    data_key = models.CharField(max_length=200, blank=True, default="")
+    # What the link may serve, fixed when it was made: {"status": the generation's
+    # status, "files": [picture keys], "pizzas": {player id: percentiles partial key}}.
+    serves = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -31,6 +31,13 @@ def shares_of_report(*, report: Report) -> QuerySet[ShareLink]:
     return ShareLink.objects.filter(report=report, revoked_at__isnull=True, expires_at__gt=timezone.now())
 
 
+def share_keys_of_report(*, report_id) -> list[str]:
+    """The storage keys of the report's share links' copies still stored (for report_delete)."""
+    return list(
+        ShareLink.objects.filter(report_id=report_id).exclude(data_key="").values_list("data_key", flat=True)
+    )
+
+
 def report_file_belongs(*, report: Report, key: str) -> bool:
     """Whether `key` is a file stored beside one of the report's partials (a picture of its sections).
 

@@ -13,8 +13,9 @@ from django.utils import timezone
 
 from reports import merge
 from reports.exceptions import ApplicationError
-from reports.keys import merged_key, partial_file_key
-from reports.models import Partial, Report
+from reports.keys import partial_file_key, share_data_key
+from reports.models import OutboxKind, Partial, Report, ReportTask, TaskState
+from reports.outbox import outbox_add
 
 from .models import ShareLink
 from .pizza import PIZZA_VERSION, main_competition, render_pizza
@@ -24,13 +25,20 @@ from .selectors import share_token_hash
 SHARE_TOKEN_BYTES = 32
 
 
+# What a shared page shows instead of a failed section's error: the error
+# (reports.runner, "Type: message") may name hosts or paths; its owner sees it.
+SHARED_ERROR = "this section could not be computed"
+
+
 def share_create(*, report: Report, created_by: User, days: int) -> tuple[ShareLink, str]:
     """A read-only link to the report's current generation; returns the link and its token.
 
     The token is returned once and only its hash is stored. Only a finished
     report (complete or failed) can be shared: a generation that is still
-    running has no fixed content to show. Its merged file is written here if
-    no read has written it yet, so the link serves that file.
+    running has no fixed content to show. The link gets its own copy of that
+    generation's data document (a retry's merged file deletes the older
+    ones), with failed sections' errors made generic, and records the
+    pictures and pizzas the copy names: the only files the link serves.
     """
     if not 1 <= days <= settings.WEB_SHARE_MAX_DAYS:
         raise ApplicationError(
@@ -39,37 +47,81 @@ def share_create(*, report: Report, created_by: User, days: int) -> tuple[ShareL
     report.refresh_from_db()
     if report.completed_at is None:
         raise ApplicationError("Only a finished report can be shared; wait until every section has ended.")
-    merge.report_data_read(report=report)
-    token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
-    link = ShareLink.objects.create(
-        report=report,
-        token_hash=share_token_hash(token),
-        generation=report.generation,
-        created_by=created_by,
-        expires_at=timezone.now() + timedelta(days=days),
+    document = orjson.loads(merge.report_data_read(report=report).body)
+    for failure in document["failed"]:
+        failure["error"] = SHARED_ERROR
+    files = sorted(
+        key
+        for sections in document["players"].values()
+        for key in sections.get("visuals", {}).get("images", {}).values()
     )
+    pizzas = dict(
+        ReportTask.objects.filter(report=report, section="percentiles", state=TaskState.DONE)
+        .values_list("player_id", "partial_key")
+        .order_by("player_id")
+    )
+    token = secrets.token_urlsafe(SHARE_TOKEN_BYTES)
+    with transaction.atomic():
+        link = ShareLink.objects.create(
+            report=report,
+            token_hash=share_token_hash(token),
+            generation=report.generation,
+            created_by=created_by,
+            expires_at=timezone.now() + timedelta(days=days),
+            serves={
+                "status": str(report.status),
+                "files": files,
+                "pizzas": {str(pid): key for pid, key in pizzas.items()},
+            },
+        )
+        # Written inside the transaction: a storage fault leaves no link without its copy.
+        # The name storage actually used: a file system storage renames rather than
+        # overwrite a leftover of a rolled-back link that had the same id.
+        link.data_key = default_storage.save(
+            share_data_key(report_id=report.pk, link_id=link.pk),
+            ContentFile(orjson.dumps(document), name="share.json"),
+        )
+        link.save(update_fields=["data_key"])
     return link, token
 
 
 def share_revoke(*, link: ShareLink) -> None:
-    ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    """Revoke the link and delete its copy (through the outbox, written with the revocation)."""
+    with transaction.atomic():
+        revoked = ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now(), data_key=""
+        )
+        if revoked and link.data_key:
+            outbox_add(
+                kind=OutboxKind.DELETE_FILES, report_id=link.report_id, payload={"keys": [link.data_key]}
+            )
+
+
+def shares_purge_expired(*, now=None) -> int:
+    """Delete the copies of links that expired (the daily purge); returns how many."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            ShareLink.objects.select_for_update()
+            .filter(expires_at__lte=now)
+            .exclude(data_key="")
+            .values_list("pk", "data_key")
+        )
+        if expired:
+            ShareLink.objects.filter(pk__in=[pk for pk, _ in expired]).update(data_key="")
+            outbox_add(kind=OutboxKind.DELETE_FILES, payload={"keys": [key for _, key in expired]})
+    return len(expired)
 
 
 def share_data_read(*, link: ShareLink) -> bytes | None:
-    """The data document of the link's generation, or None when it is no longer stored.
-
-    While the report is still at that generation this is the ordinary read
-    (reports.merge); after a retry the link keeps showing its own
-    generation's merged file, for as long as it is stored.
-    """
-    report = link.report
-    if report.generation == link.generation and report.completed_at is not None:
-        return merge.report_data_read(report=report).body
-    key = merged_key(report_id=report.pk, generation=link.generation)
-    if not default_storage.exists(key):
+    """The link's copy of its generation's data document, or None when it is no longer stored."""
+    if not link.data_key:
         return None
-    with default_storage.open(key, "rb") as stored:
-        return stored.read()
+    try:
+        with default_storage.open(link.data_key, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        return None
 
 
 def pizza_key(percentiles_key: str) -> str:

@@ -48,6 +48,9 @@ SECTION_LABELS = {
 }
 # Headers that keep a shared page (its token is in the address) out of caches and search engines.
 SHARED_HEADERS = {"Cache-Control": "private, no-store", "X-Robots-Tag": "noindex"}
+# The owner's pictures: keys name their content (reports.keys), a file under a key never changes.
+# A share's pictures get SHARED_HEADERS instead, so a revoked link's do not live on in caches.
+OWNER_FILE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 
 
 def _visible_report(request: HttpRequest, report_id) -> Report:
@@ -70,6 +73,11 @@ def report_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/report_list.html", {"page": page, "rows": rows})
 
 
+def _whole(text: str) -> bool:
+    """ASCII digits only: str.isdigit() also accepts '²' and '٣', which int() rejects or reads."""
+    return text.isascii() and text.isdecimal()
+
+
 def _error_messages(errors, prefix: str = "") -> list[str]:
     """DRF's nested error shape ({"players": {"0": [...]}}) as flat sentences."""
     if isinstance(errors, dict):
@@ -77,7 +85,7 @@ def _error_messages(errors, prefix: str = "") -> list[str]:
             message
             for key, value in errors.items()
             for message in _error_messages(
-                value, f"{prefix}item {int(key) + 1}: " if str(key).isdigit() else ""
+                value, f"{prefix}item {int(key) + 1}: " if _whole(str(key)) else ""
             )
         ]
     if isinstance(errors, list):
@@ -122,7 +130,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
         else:
             errors = {field: _error_messages(value) for field, value in serializer.errors.items()}
             status = 400
-    chosen_ids = [int(value) for value in values["players"].split(",") if value.strip().isdigit()]
+    chosen_ids = [int(value) for value in values["players"].split(",") if _whole(value.strip())]
     names = selectors.player_names(player_ids=chosen_ids)
     chosen = [{"id": pid, **names[pid]} for pid in chosen_ids if pid in names]
     context = {
@@ -165,7 +173,8 @@ def _page_context(request: HttpRequest, report: Report, *, link: ShareLink | Non
     else:
         base = reverse("web:share-page", kwargs={"token": token})
         config = {"shared": True, "dataUrl": base + "data/", "base": base, "playerUrl": None}
-        status = {"status": str(report.status), "generation": link.generation}
+        # The link's generation's state, fixed when it was made, not the report's current one.
+        status = {"status": link.serves.get("status", ""), "generation": link.generation}
     config.update(
         {
             "players": players,
@@ -189,8 +198,8 @@ def report_page(request: HttpRequest, report_id) -> HttpResponse:
     return render(request, "web/report_page.html", context)
 
 
-def _file_response(report: Report, key: str) -> FileResponse:
-    if not selectors.report_file_belongs(report=report, key=key):
+def _file_response(key: str, *, belongs: bool, headers: dict[str, str] | None = None) -> FileResponse:
+    if not belongs:
         raise Http404("No such file in this report.")
     try:
         stored = default_storage.open(key, "rb")
@@ -198,33 +207,36 @@ def _file_response(report: Report, key: str) -> FileResponse:
         raise Http404("The file is no longer stored.") from error
     content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
     response = FileResponse(stored, content_type=content_type)
-    # Keys name their content (reports.keys): a file under a key never changes.
-    response["Cache-Control"] = "private, max-age=86400"
+    for name, value in (headers or OWNER_FILE_HEADERS).items():
+        response[name] = value
     return response
 
 
-def _pizza_response(report: Report, player_id: int) -> HttpResponse:
-    if player_id not in report.player_ids:
-        raise Http404("No such player in this report.")
-    key = selectors.report_partial_key(report=report, player_id=player_id, section="percentiles")
+def _pizza_response(key: str | None, *, headers: dict[str, str] | None = None) -> HttpResponse:
     if key is None:
         raise Http404("The percentiles of this player are not ready.")
     png = services.player_pizza_png(percentiles_key=key)
     if png is None:
         raise Http404("This player has no competition to be ranked in.")
-    return HttpResponse(png, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+    return HttpResponse(png, content_type="image/png", headers=headers or OWNER_FILE_HEADERS)
 
 
 @login_required
 @require_GET
 def report_file(request: HttpRequest, report_id, key: str) -> FileResponse:
-    return _file_response(_visible_report(request, report_id), key)
+    report = _visible_report(request, report_id)
+    return _file_response(key, belongs=selectors.report_file_belongs(report=report, key=key))
 
 
 @login_required
 @require_GET
 def report_pizza(request: HttpRequest, report_id, player_id: int) -> HttpResponse:
-    return _pizza_response(_visible_report(request, report_id), player_id)
+    report = _visible_report(request, report_id)
+    if player_id not in report.player_ids:
+        raise Http404("No such player in this report.")
+    return _pizza_response(
+        selectors.report_partial_key(report=report, player_id=player_id, section="percentiles")
+    )
 
 
 @login_required
@@ -253,7 +265,7 @@ def _owned_report(request: HttpRequest, report_id) -> Report:
 def share_create(request: HttpRequest, report_id) -> HttpResponse:
     report = _owned_report(request, report_id)
     days_text = request.POST.get("days", "").strip()
-    if not days_text.isdigit():
+    if not _whole(days_text):
         return error_page(
             request,
             title="Cannot make the link",
@@ -357,9 +369,12 @@ def share_data(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def share_file(request: HttpRequest, token: str, key: str) -> FileResponse:
-    return _file_response(_active_link(token).report, key)
+    # Only the pictures the link's own generation names (recorded when it was made).
+    link = _active_link(token)
+    return _file_response(key, belongs=key in link.serves.get("files", []), headers=SHARED_HEADERS)
 
 
 @require_GET
 def share_pizza(request: HttpRequest, token: str, player_id: int) -> HttpResponse:
-    return _pizza_response(_active_link(token).report, player_id)
+    link = _active_link(token)
+    return _pizza_response(link.serves.get("pizzas", {}).get(str(player_id)), headers=SHARED_HEADERS)

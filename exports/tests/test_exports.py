@@ -484,3 +484,58 @@ def test_staff_read_exports_in_the_admin(pending_report, admin_client):
     export = Export.objects.get()
     assert admin_client.get(f"/admin/exports/export/{export.pk}/change/").status_code == 200
     assert admin_client.get("/admin/exports/export/add/").status_code == 403
+
+
+def test_print_template_names_a_similar_players_team_and_loads_nothing_from_outside():
+    document = document_with(name="r", team="France")
+    document["players"]["1"]["similar_players"] = {
+        "competition": {"competition": "World Cup", "season": "2018"},
+        "pool_size": 10,
+        "role": "FW",
+        "players": [
+            {
+                "id": 2,
+                "name": "Other",
+                "team": {"id": 4418, "name": "France"},
+                "minutes": 500,
+                "similarity": 0.9,
+            }
+        ],
+    }
+    html = render.report_print_html(document)
+    similar = html[html.index("Similar players") :]
+    assert '<td class="text">France</td>' in similar and "&#x27;id&#x27;" not in similar
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:; '
+        "style-src 'unsafe-inline'\">" in html
+    )
+    assert "--host-resolver-rules=MAP * ~NOTFOUND" in render.CHROMIUM_FLAGS
+    assert "--disable-extensions" in render.CHROMIUM_FLAGS
+
+
+def test_chromium_timeout_kills_its_whole_process_group(settings, tmp_path):
+    """A renderer that outlives its browser (a child of the process started) is killed with it."""
+    child_pid = tmp_path / "child.pid"
+    fake = tmp_path / "chromium"
+    fake.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {child_pid}\nwait\n")
+    fake.chmod(0o755)
+    settings.EXPORT_CHROMIUM_PATH = str(fake)
+    settings.EXPORT_CHROMIUM_TIMEOUT_S = 1
+    page = tmp_path / "page.html"
+    page.write_text("<p>x</p>")
+    with pytest.raises(render.RenderError, match="did not finish printing within 1 s"):
+        render.chromium_print(page=page, out=tmp_path / "out.pdf", profile=tmp_path / "profile")
+    pid = int(child_pid.read_text())
+
+    def gone() -> bool:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        return state in ("Z", "X")  # killed, waiting for init to reap it
+
+    try:
+        wait_for(gone, timeout=5, message="the renderer's child to be killed with its browser")
+    finally:
+        if not gone():
+            os.kill(pid, 9)

@@ -193,6 +193,8 @@ def test_a_player_with_many_appearances_is_listed_once(auth_client):
         ({"role": "XX"}, "role", '"XX"'),
         ({"team": "abc"}, "team", "'abc'"),
         ({"team": "-3"}, "team", "'-3'"),
+        ({"team": "²"}, "team", "'²'"),
+        ({"competition": "٣"}, "competition", "'٣'"),
         ({"competition": "1.5"}, "competition", "'1.5'"),
         ({"team": "987654321"}, "team", "987654321"),
         ({"competition": "987654"}, "competition", "987654"),

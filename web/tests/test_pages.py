@@ -12,11 +12,14 @@ import orjson
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
 from football.tests.factories import PlayerFactory
-from reports.models import Partial, Report, ReportTask
+from reports import merge, outbox, runner
+from reports import services as report_services
+from reports.models import Outbox, Partial, Report, ReportStatus, ReportTask, TaskState
 from tests.pipeline import PRODUCTION
 from web.models import ShareLink
 
@@ -143,6 +146,12 @@ def test_create_page_names_each_problem_and_creates_nothing(owner_client, body, 
         assert player.name in response.content.decode()
 
 
+def test_create_page_with_unicode_digits_is_not_a_500(owner_client):
+    assert owner_client.get("/reports/new/?players=²,٣").status_code == 200
+    response = owner_client.post("/reports/new/", {"name": "x", "players": ["²"], "sections": ["profile"]})
+    assert response.status_code == 400 and "item 1: A valid integer is required" in response.content.decode()
+
+
 def test_create_page_calls_the_service_as_the_api_does(
     owner_client, user, django_capture_on_commit_callbacks
 ):
@@ -168,6 +177,8 @@ def test_create_page_calls_the_service_as_the_api_does(
         (None, "give 2 to 4 player ids"),
         ("", "give 2 to 4 player ids"),
         ("abc,1", "not player ids: abc"),
+        ("²,³", "not player ids: ², ³"),
+        ("٣,ONE", "not player ids: ٣"),
         ("ONE", "compare 2 to 4 players, not 1"),
         ("ONE,ONE", "repeated: ONE"),
         ("ONE,123456789", "not in this report: 123456789"),
@@ -264,7 +275,14 @@ def test_share_link_is_read_only_for_anyone_until_revoked_or_expired(owner_clien
 
 @pytest.mark.parametrize(
     ("days", "problem"),
-    [("0", "from 1 to 30 days, not 0"), ("31", "not 31"), ("x", "not 'x'"), ("", "not ''")],
+    [
+        ("0", "from 1 to 30 days, not 0"),
+        ("31", "not 31"),
+        ("x", "not 'x'"),
+        ("", "not ''"),
+        ("²", "not '²'"),
+        ("٣", "not '٣'"),
+    ],
 )
 def test_share_link_with_bad_days_is_a_400(owner_client, user, days, problem):
     report = report_make(owner=user, players=1)
@@ -280,18 +298,127 @@ def test_an_unfinished_report_cannot_be_shared(owner_client, user):
     assert ShareLink.objects.count() == 0
 
 
+RAW_ERROR = "OSError: cannot reach db-internal.example:5432 from /srv/app/secret"
+
+
+def _fail_section(report, section: str, error: str) -> ReportTask:
+    """End one done section failed through the runner, as a worker does; the report ends failed."""
+    task = report.tasks.get(player_id=report.player_ids[0], section=section)
+    queue = task.queue
+    ReportTask.objects.filter(pk=task.pk).update(state=TaskState.RUNNING, partial=None)
+    Report.objects.filter(pk=report.pk).update(
+        **{f"{queue}_done": F(f"{queue}_done") - 1},
+        completed_at=None,
+        status=ReportStatus.RUNNING,
+    )
+    runner._fail(ReportTask.objects.get(pk=task.pk), error)
+    report.refresh_from_db()
+    assert report.status == ReportStatus.FAILED and report.completed_at is not None
+    merge.merged_write(report_id=report.pk, generation=report.generation)
+    return task
+
+
+def outbox_run_all() -> None:
+    """Run the outbox rows written so far (their after-commit runs do not fire inside a test's transaction)."""
+    for row_id in Outbox.objects.values_list("pk", flat=True):
+        outbox.outbox_run(row_id=row_id)
+
+
+def _share(owner_client, report) -> str:
+    page = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"}, follow=True).content.decode()
+    return re.search(r"http://testserver/share/([A-Za-z0-9_-]+)/", page).group(1)
+
+
 def test_a_shared_generation_stays_after_a_retry(owner_client, user):
     report = report_make(owner=user, players=1)
-    owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
-    link = ShareLink.objects.get()
-    merged = report.__class__.objects.get(pk=report.pk).merged_key
-    assert merged and default_storage.exists(merged)
-    # A retry raises the generation: the link keeps serving its own generation's file.
-    Report.objects.filter(pk=report.pk).update(generation=2, completed_at=None)
-    from web.services import share_data_read
+    player_id = report.player_ids[0]
+    _percentiles_partial(report, player_id)
+    partial_id = report.tasks.get(section="expected_threat").partial_id
+    task = _fail_section(report, "expected_threat", RAW_ERROR)
+    first_merged = Report.objects.get(pk=report.pk).merged_key
+    assert default_storage.exists(first_merged)
+    token = _share(owner_client, report)
+    anonymous = Client()
+    before = orjson.loads(anonymous.get(f"/share/{token}/data/").content)
+    picture = before["players"][str(player_id)]["visuals"]["image_urls"]["shot_map"]
+    assert anonymous.get(f"/share/{token}/players/{player_id}/pizza.png").status_code == 200
 
-    link.refresh_from_db()
-    assert orjson.loads(share_data_read(link=link))["report"]["generation"] == 1
+    # A real retry: the failed section runs again and ends done, the
+    # generation completes and its outbox run writes the new merged file,
+    # deleting the older generation's.
+    retried = report_services.report_retry(report=report)
+    assert retried.generation == 2
+    ReportTask.objects.filter(pk=task.pk).update(state=TaskState.RUNNING)
+    runner._finish(
+        ReportTask.objects.get(pk=task.pk), partial_id=partial_id, reused=True, started=time.monotonic()
+    )
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE
+    assert merge.merged_write(report_id=report.pk, generation=2)
+    assert not default_storage.exists(first_merged)
+
+    shared = anonymous.get(f"/share/{token}/data/")
+    assert shared.status_code == 200
+    data = orjson.loads(shared.content)
+    assert data == before and data["report"]["generation"] == 1 and len(data["failed"]) == 1
+    assert anonymous.get(picture).status_code == 200
+    assert anonymous.get(f"/share/{token}/players/{player_id}/pizza.png").status_code == 200
+    page = anonymous.get(f"/share/{token}/").content.decode()
+    assert '"status":"failed"' in page.replace(" ", "")  # the link's generation, not the report's
+    # The owner sees the new generation.
+    owned = orjson.loads(owner_client.get(f"/api/reports/{report.pk}/data/").content)
+    assert owned["report"]["generation"] == 2 and owned["failed"] == []
+
+
+def test_a_shared_page_shows_no_raw_error_and_the_owner_does(owner_client, user):
+    report = report_make(owner=user, players=1)
+    _fail_section(report, "expected_threat", RAW_ERROR)
+    token = _share(owner_client, report)
+    shared = Client().get(f"/share/{token}/data/").content.decode()
+    assert "db-internal" not in shared and "/srv/app" not in shared and "OSError" not in shared
+    assert orjson.loads(shared)["failed"][0]["error"] == "this section could not be computed"
+    owned = orjson.loads(owner_client.get(f"/api/reports/{report.pk}/data/").content)
+    assert owned["failed"][0]["error"] == RAW_ERROR
+
+
+def test_a_share_serves_only_its_own_files_and_its_copy_goes_with_it(owner_client, user):
+    report = report_make(owner=user, players=1)
+    token = _share(owner_client, report)
+    link = ShareLink.objects.get()
+    assert link.data_key == f"reports/shares/{report.pk.hex}/{link.pk}.json"
+    assert default_storage.exists(link.data_key)
+    # A picture added to the report's partial after the link was made is not the link's.
+    task = report.tasks.get(section="visuals")
+    later = task.partial_key.removesuffix(".json") + "/later.png"
+    default_storage.save(later, ContentFile(b"\x89PNG-later", name="later.png"))
+    Partial.objects.filter(pk=task.partial_id).update(files=[*task.partial.files, later])
+    assert owner_client.get(f"/reports/{report.pk}/files/{later}").status_code == 200
+    anonymous = Client()
+    assert anonymous.get(f"/share/{token}/files/{later}").status_code == 404
+    for path in [f"files/{task.partial.files[0]}", f"players/{report.player_ids[0]}/pizza.png"]:
+        response = anonymous.get(f"/share/{token}/{path}")
+        if response.status_code == 200:
+            assert response["Cache-Control"] == "private, no-store" and response["X-Robots-Tag"] == "noindex"
+    picture = anonymous.get(f"/share/{token}/files/{task.partial.files[0]}")
+    assert picture.status_code == 200 and picture["Cache-Control"] == "private, no-store"
+
+    owner_client.post(f"/reports/{report.pk}/share/{link.pk}/revoke/")
+    outbox_run_all()
+    assert not default_storage.exists(link.data_key)
+
+
+def test_an_expired_or_deleted_reports_share_copies_are_deleted(owner_client, user):
+    report = report_make(owner=user, players=1)
+    _share(owner_client, report)
+    _share(owner_client, report)
+    expired, kept = ShareLink.objects.order_by("pk")
+    ShareLink.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    report_services.reports_purge_expired()
+    outbox_run_all()
+    assert not default_storage.exists(expired.data_key) and default_storage.exists(kept.data_key)
+    report_services.report_delete(report=Report.objects.get(pk=report.pk))
+    outbox_run_all()
+    assert not default_storage.exists(kept.data_key)
 
 
 def test_names_are_escaped_everywhere(owner_client, user):
@@ -402,3 +529,11 @@ def test_compare_shows_the_same_figures_in_columns_and_the_pools(owner_client, u
     assert body.count("34 FW players with at least 270 minutes in World Cup 2018") == 2
     assert "Non-penalty goals" in body and "15 (0.60 p90)" in body  # percentile and per 90, side by side
     assert body.count('class="picture"') == 2
+
+
+def test_the_one_time_share_url_is_kept_in_the_session_not_a_cookie(owner_client, user):
+    report = report_make(owner=user, players=1)
+    response = owner_client.post(f"/reports/{report.pk}/share/", {"days": "3"})
+    assert response.status_code == 302
+    assert "/share/" not in str(response.cookies) and "messages" not in response.cookies
+    assert "http://testserver/share/" in owner_client.get(response["Location"]).content.decode()
