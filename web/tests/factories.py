@@ -7,6 +7,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from football.selectors import fitted_model_versions
 from football.tests.factories import PlayerFactory
 from reports.keys import partial_file_key
 from reports.models import Partial, Report, ReportStatus, ReportTask, TaskState
@@ -33,6 +34,8 @@ def report_make(
         player_ids=player_ids,
         sections=ALL_SECTIONS,
         data_version="test",
+        # Pinned as report_create pins them, so a retry keeps the records' keys.
+        model_versions=fitted_model_versions(),
         status=ReportStatus.COMPLETE if finished else ReportStatus.PENDING,
         fast_total=total["fast"],
         slow_total=total["slow"],
