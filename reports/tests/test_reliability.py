@@ -202,6 +202,31 @@ def test_storage_audit_reports_both_ways_and_repairs(owner):
         call_command("storage_audit", "--grace-seconds", "soon")
 
 
+def test_storage_audit_repair_leaves_exports_and_other_apps_files_alone(owner):
+    from exports.models import Export, ExportState
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    run_all(report)
+    export_file = default_storage.save(
+        f"reports/exports/{report.pk.hex}/g1/1-1.csv", ContentFile(b"player_id\r\n", name="e.csv")
+    )
+    Export.objects.create(
+        report=report, generation=1, format="csv", state=ExportState.DONE, storage_key=export_file
+    )
+    # Another app's file under reports/ that no row of this app names (a share copy).
+    share = default_storage.save("reports/shares/abc/report.json", ContentFile(b"{}", name="s.json"))
+    # A partial's file still is this audit's business.
+    orphan = default_storage.save("reports/partials/profile/v1/0/orphan2.json", ContentFile(b"{}"))
+
+    storage_audit(repair=True, grace_s=0)
+
+    assert default_storage.exists(export_file) and default_storage.exists(share)
+    assert not default_storage.exists(orphan)
+    assert default_storage.exists(ReportTask.objects.get(report=report).partial_key)
+    default_storage.delete(share)
+
+
 def test_the_orphan_purge_keeps_a_key_another_record_still_computes(
     owner, django_user_model, django_capture_on_commit_callbacks
 ):
