@@ -117,7 +117,7 @@ def encode_partial(content: dict) -> bytes:
 
 
 def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dict | None:
-    """Run one task record. Returns what a chained section receives, or None when there is nothing to do.
+    """Run one task record. Returns what a chained section receives, or None when nothing may follow it.
 
     Raises TransientError when the caller should retry later.
     """
@@ -130,7 +130,17 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         connections.close_all()
         raise TransientError(exc, attempts=0) from exc
     if claimed is None:
-        return None
+        # A redelivery of a record that ended done (its worker died after the
+        # commit, before the chain went on): the chain goes on with its
+        # partial. Held by a live claimant, failed or gone: None, and the
+        # task adapter stops the chain (the claimant's own message, or the
+        # failure of the dependents with it, stands for it).
+        done_key = (
+            ReportTask.objects.filter(pk=report_task_id, state=TaskState.DONE)
+            .values_list("partial_key", flat=True)
+            .first()
+        )
+        return {"partial_key": done_key} if done_key else None
     task, stored_partial_id = claimed
     if task.attempts > settings.REPORT_TASK_MAX_ATTEMPTS:
         _fail(

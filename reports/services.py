@@ -23,7 +23,7 @@ from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 from . import dispatch, status_cache
 from .exceptions import ApplicationError
-from .healing import partials_mark_missing
+from .healing import dependents_undispatch, partials_mark_missing
 from .keys import partial_key
 from .merge import merged_keys_all
 from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
@@ -416,8 +416,18 @@ def report_tasks_reap(*, now=None) -> int:
 def _requeue_and_publish(stuck, *, why: str) -> int:
     """Put these records back to queued and write each report's publish row, in one transaction."""
     with transaction.atomic():
-        report_ids = set(stuck.values_list("report_id", flat=True))
-        count = stuck.update(state=TaskState.QUEUED, dispatched_at=None)
+        rows = list(stuck.values_list("pk", "report_id", "player_id", "section"))
+        report_ids = {report_id for _, report_id, _, _ in rows}
+        pks = [pk for pk, _, _, _ in rows]
+        count = 0
+        for start in range(0, len(pks), dispatch.UPDATE_BATCH):
+            count += stuck.filter(pk__in=pks[start : start + dispatch.UPDATE_BATCH]).update(
+                state=TaskState.QUEUED, dispatched_at=None
+            )
+        # Their queued dependents were dispatched in their chain: published again with them.
+        dependents_undispatch(
+            requeued=[(report_id, player, section) for _, report_id, player, section in rows]
+        )
         for report_id in report_ids:
             outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
     if count:

@@ -372,3 +372,67 @@ def test_aggregates_refreshed_while_a_section_ranks_on_them_fail_it_with_a_clear
     assert task.state == TaskState.FAILED and task.error == runner.AGGREGATES_CHANGED
     assert not Partial.objects.filter(key=task.partial_key).exists()
     assert not default_storage.exists(task.partial_key)
+
+
+def test_a_refused_delivery_stops_its_chain_and_a_done_one_carries_it_on(owner):
+    """The adapter: a delivery whose record a live process holds must not run the chained `visuals` without upstream."""
+    from celery.exceptions import Ignore
+
+    from reports import tasks as report_tasks
+
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    ReportTask.objects.filter(pk=shot_map.pk).update(
+        state=TaskState.RUNNING, started_at=timezone.now(), attempts=1, claimed_by=runner.claimant()
+    )
+    with pytest.raises(Ignore):
+        report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk)
+    assert ReportTask.objects.get(pk=shot_map.pk).attempts == 1
+
+    # Ended done (its worker died after the commit, before the chain went on): the chain goes on with the partial.
+    ReportTask.objects.filter(pk=shot_map.pk).update(state=TaskState.QUEUED)
+    runner.report_task_run(report_task_id=shot_map.pk)
+    assert report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk) == {
+        "partial_key": shot_map.partial_key
+    }
+
+
+def test_a_parent_requeued_by_the_reconciler_takes_its_queued_dependent_along(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    stale = timezone.now() - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S + 1)
+    ReportTask.objects.filter(report=report).update(dispatched_at=stale)
+    ReportTask.objects.filter(report=report, section="shot_map").update(
+        state=TaskState.RUNNING, started_at=stale, attempts=1
+    )
+    Outbox.objects.all().delete()
+
+    assert services.reports_reconcile()["reclaimed"] == 1
+    records = {t.section: t for t in ReportTask.objects.filter(report=report)}
+    assert records["shot_map"].state == TaskState.QUEUED and records["shot_map"].dispatched_at is None
+    # Its chained dependent is published again with it, not left marked dispatched with no message.
+    assert records["visuals"].state == TaskState.QUEUED and records["visuals"].dispatched_at is None
+
+
+def test_a_parent_requeued_by_a_heal_takes_its_queued_dependent_along(owner):
+    from reports.healing import report_partials_missing
+
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    runner.report_task_run(report_task_id=shot_map.pk)
+    ReportTask.objects.filter(report=report, section="visuals").update(dispatched_at=timezone.now())
+    report.refresh_from_db()
+
+    assert report_partials_missing(
+        report_id=report.pk, generation=report.generation, keys=[shot_map.partial_key]
+    )
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    assert visuals.state == TaskState.QUEUED and visuals.dispatched_at is None
