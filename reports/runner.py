@@ -90,6 +90,14 @@ class UpstreamGone(Exception):
         self.key = key
 
 
+class UpstreamPending(Exception):
+    """The section this one depends on is queued, running or retrying: a wait, not a failure."""
+
+    def __init__(self, section: str):
+        super().__init__(f"depends on {section}, which has not finished")
+        self.section = section
+
+
 class TransientError(Exception):
     """A fault worth retrying (database connection, storage, broker): the task retries with backoff."""
 
@@ -212,6 +220,12 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     except SectionError as exc:
         _fail(task, str(exc))
         return None
+    except UpstreamPending as exc:
+        if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
+            _mark_retrying(task, exc)
+            raise TransientError(exc, attempts=task.attempts) from exc
+        _fail(task, str(exc))
+        return None
     except UpstreamGone as exc:
         # Not a failure of this section: its input is computed again, then it runs.
         healing.report_upstream_missing(report_task_id=task.pk, report_id=task.report_id, key=exc.key)
@@ -291,6 +305,11 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
             .values("state", "partial_key")
             .first()
         )
+        if parent is not None and parent["state"] in CLAIMABLE:
+            # Re-queued by a heal or the reconciler while this message waited
+            # (the re-publish chains this section behind it again), or still
+            # running: retried with backoff, as many times as attempts allow.
+            raise UpstreamPending(dependency)
         if parent is None or parent["state"] != TaskState.DONE:
             raise SectionError(f"depends on {dependency}, which has not finished")
         key = parent["partial_key"]

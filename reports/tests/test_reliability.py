@@ -436,3 +436,36 @@ def test_a_parent_requeued_by_a_heal_takes_its_queued_dependent_along(owner):
     )
     visuals = ReportTask.objects.get(report=report, section="visuals")
     assert visuals.state == TaskState.QUEUED and visuals.dispatched_at is None
+
+
+def test_a_dependent_whose_parent_was_just_requeued_retries_instead_of_failing(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    # shot_map queued again (a heal) when visuals' message, published on its own, is consumed.
+    with pytest.raises(runner.TransientError):
+        runner.report_task_run(report_task_id=visuals.pk)
+    visuals.refresh_from_db()
+    assert visuals.state == TaskState.RETRYING and "shot_map" in visuals.error
+
+    runner.report_task_run(report_task_id=shot_map.pk)
+    runner.report_task_run(report_task_id=visuals.pk)
+    visuals.refresh_from_db()
+    assert visuals.state == TaskState.DONE and visuals.attempts == 2
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE
+
+    # Bounded: a parent that never ends fails the dependent on the last attempt.
+    again, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[1:2], sections=["shot_map", "visuals"]
+    )
+    waiting = ReportTask.objects.get(report=again, section="visuals")
+    ReportTask.objects.filter(pk=waiting.pk).update(attempts=settings.REPORT_TASK_MAX_ATTEMPTS - 1)
+    assert runner.report_task_run(report_task_id=waiting.pk) is None
+    waiting.refresh_from_db()
+    assert (
+        waiting.state == TaskState.FAILED and waiting.error == "depends on shot_map, which has not finished"
+    )
