@@ -96,6 +96,7 @@ def report_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            stored = _stored_partials_still_there(stored)
             report = Report.objects.create(
                 owner=owner,
                 name=name or _default_name(player_ids),
@@ -163,6 +164,31 @@ def _stored_partials(keys: set[str]) -> dict[str, int]:
     logger.warning("%d stored partials are gone from storage: computed again", len(gone))
     partials_mark_missing(keys=gone)
     return {key: pk for key, pk in rows.items() if key in present}
+
+
+def _stored_partials_still_there(stored: dict[str, int]) -> dict[str, int]:
+    """The chosen reusable partials whose rows still stand, locked until the report's records name them.
+
+    Inside the creation's transaction: `_stored_partials` reads before it (no
+    lock waits on storage), and an orphan purge (partials_delete_orphans) can
+    delete a row in between; the records' insert then broke its foreign key
+    and the creation answered 500. The lock (FOR UPDATE, on MySQL; SQLite
+    serialises writers) keeps the purge off them until the records exist, and
+    a row that vanished is computed again instead.
+    """
+    if not stored:
+        return stored
+    still: set[int] = set()
+    pks = sorted(stored.values())
+    for start in range(0, len(pks), dispatch.UPDATE_BATCH):
+        still.update(
+            Partial.objects.select_for_update()
+            .filter(pk__in=pks[start : start + dispatch.UPDATE_BATCH], missing_since__isnull=True)
+            .values_list("pk", flat=True)
+        )
+    if len(still) < len(stored):
+        logger.info("%d reusable partials were deleted meanwhile: computed again", len(stored) - len(still))
+    return {key: pk for key, pk in stored.items() if pk in still}
 
 
 def _create_task_records(*, report: Report, keys: dict, stored: dict[str, int], now) -> int:

@@ -469,3 +469,29 @@ def test_a_dependent_whose_parent_was_just_requeued_retries_instead_of_failing(o
     assert (
         waiting.state == TaskState.FAILED and waiting.error == "depends on shot_map, which has not finished"
     )
+
+
+def test_a_reusable_partial_purged_during_creation_is_computed_again_not_a_500(owner, monkeypatch):
+    league = small_league()
+    player = league.player_ids[0]
+    first, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    run_all(first)
+    # Its partial an orphan, as when its report was deleted with its file kept for a while.
+    ReportTask.objects.filter(report=first).update(partial=None)
+    chosen = services._stored_partials
+
+    def read_then_purged(keys):
+        rows = chosen(keys)
+        assert rows  # chosen for reuse ...
+        services.partials_delete_orphans()  # ... and purged before the creation's transaction
+        return rows
+
+    monkeypatch.setattr(services, "_stored_partials", read_then_purged)
+    second, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+
+    assert second.fast_reused == 0
+    task = ReportTask.objects.get(report=second)
+    assert task.state == TaskState.QUEUED and task.partial_id is None
+    runner.report_task_run(report_task_id=task.pk)
+    second.refresh_from_db()
+    assert second.status == ReportStatus.COMPLETE
