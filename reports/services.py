@@ -26,7 +26,7 @@ from .exceptions import ApplicationError
 from .healing import dependents_undispatch, partials_mark_missing
 from .keys import partial_key
 from .merge import merged_keys_all
-from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from .models import Outbox, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
 from .sections import REGISTRY, SECTIONS, with_dependencies
 from .status import queue_counter, report_advance, revised, revision_note_after_commit
@@ -406,21 +406,35 @@ def _broker_keeps_queued_messages() -> bool:
 
 
 def _never_dispatched(now) -> Q:
-    """Records still queued and unpublished a minute after they could go out (slow ones: after ready)."""
-    a_minute_ago = now - timedelta(minutes=1)
+    """Records still queued and unpublished REPORT_UNDISPATCHED_GRACE_S after they could go out (slow: after ready).
+
+    The grace is well beyond a dispatch task's wait in a backed-up queue: the
+    records of a large report stay undispatched until that task runs, and
+    taken for lost they were published again every minute.
+    """
+    since = now - timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S)
     return Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
-        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
-        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
+        Q(queue=FAST_QUEUE, report__created_at__lt=since) | Q(queue=SLOW_QUEUE, report__ready_at__lt=since)
+    )
+
+
+def _publish_pending(report_id, now) -> bool:
+    """Whether an unclaimed publish row of the report waits to run: it publishes every undispatched record."""
+    return (
+        Outbox.objects.filter(report_id=report_id, kind=OutboxKind.PUBLISH)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .exists()
     )
 
 
 def report_tasks_reap(*, now=None) -> int:
     """Re-enqueue sections that were never dispatched, or whose message was lost.
 
-    Never dispatched: still queued with no dispatch time a minute after the
-    report was created, or for slow sections, which wait for it, a minute
-    after it became ready (the outbox publishes these within a minute; this is
-    the net under it, for rows an operator deleted). Lost: running or retrying
+    Never dispatched: still queued with no dispatch time
+    REPORT_UNDISPATCHED_GRACE_S after the report was created, or for slow
+    sections, which wait for it, after it became ready (the outbox publishes
+    these within a minute; this is the net under it, for rows an operator
+    deleted or a dispatch task lost). Lost: running or retrying
     past REPORT_TASK_DEADLINE_S, which is longer than the hard time limit, so
     no live worker can still hold it. A message queued that long is lost only
     on the embedded transport: on RabbitMQ it is waiting its turn, and waiting
@@ -454,8 +468,11 @@ def _requeue_and_publish(stuck, *, why: str) -> int:
         dependents_undispatch(
             requeued=[(report_id, player, section) for _, report_id, player, section in rows]
         )
+        now = timezone.now()
         for report_id in report_ids:
-            outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+            # One pending publish row is enough: a second published the same records twice.
+            if not _publish_pending(report_id, now):
+                outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
     if count:
         logger.warning("%s re-enqueued %d sections of %d reports", why, count, len(report_ids))
     return count
@@ -475,8 +492,9 @@ def reports_reconcile(*, now=None) -> dict:
       splits one again;
     - records running past REPORT_TASK_RECLAIM_AFTER_S (the hard time limit
       and a margin: no live worker still runs them; their message was acked or
-      is lost), and records still unpublished a minute after they could go
-      out: re-enqueued, attempts kept;
+      is lost), and records still unpublished REPORT_UNDISPATCHED_GRACE_S
+      after they could go out: re-enqueued, attempts kept, with one publish
+      row per report unless one is pending already;
     - outbox rows still there REPORT_OUTBOX_GRACE_S after their commit (their
       run failed, or their runner died): run.
     """

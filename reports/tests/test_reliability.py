@@ -495,3 +495,39 @@ def test_a_reusable_partial_purged_during_creation_is_computed_again_not_a_500(o
     runner.report_task_run(report_task_id=task.pk)
     second.refresh_from_db()
     assert second.status == ReportStatus.COMPLETE
+
+
+def test_the_reconciler_leaves_records_a_pending_publish_or_dispatch_task_will_send(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:2], sections=["profile"])
+    # Not committed here, so its publish row was never run: it is the pending publish.
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).count() == 1
+    soon = timezone.now() + timedelta(minutes=2)
+    # A dispatch task waiting minutes behind a backed-up queue: its records are not lost yet.
+    assert services.reports_reconcile(now=soon)["reclaimed"] == 0
+    late = timezone.now() + timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S + 60)
+    for _ in range(2):
+        assert services.reports_reconcile(now=late)["reclaimed"] == 2
+    # Still one publish row: it publishes every undispatched record of the report.
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).count() == 1
+
+
+def test_two_dispatches_of_one_report_do_not_run_at_once(owner, monkeypatch):
+    from django.db import connection, connections
+
+    from reports import dispatch
+
+    if connection.vendor != "mysql":
+        pytest.skip("the dispatch lock is MySQL's GET_LOCK; there is none on SQLite")
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another process's dispatch of the same report, under way
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [f"reports.dispatch:{report.pk.hex}"])
+        monkeypatch.setattr(dispatch, "DISPATCH_LOCK_WAIT_S", 1)
+        with pytest.raises(TimeoutError):
+            dispatch.report_dispatch(report_id=report.pk)
+        assert ReportTask.objects.filter(report=report, dispatched_at__isnull=True).count() == 1
+    finally:
+        other.close()
