@@ -101,10 +101,14 @@ class UpstreamPending(Exception):
 class TransientError(Exception):
     """A fault worth retrying (database connection, storage, broker): the task retries with backoff."""
 
-    def __init__(self, cause: BaseException, *, attempts: int):
+    def __init__(self, cause: BaseException, *, attempts: int, claim: dict | None = None):
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
         self.attempts = attempts
+        # The failed attempt's claim ({"claimed_by", "attempts"}), handed to
+        # its retry: if the record could not be marked retrying (the database
+        # itself was down), the retry takes it over from `running` at once.
+        self.claim = claim
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -124,13 +128,16 @@ def encode_partial(content: dict) -> bytes:
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dict | None:
+def report_task_run(
+    *, report_task_id: int, upstream: dict | None = None, retry_of: dict | None = None
+) -> dict | None:
     """Run one task record. Returns what a chained section receives, or None when nothing may follow it.
 
-    Raises TransientError when the caller should retry later.
+    Raises TransientError when the caller should retry later; `retry_of` is
+    the claim its `claim` named, passed back by the retry.
     """
     try:
-        claimed = _claim(report_task_id)
+        claimed = _claim(report_task_id, retry_of=retry_of)
     except (OperationalError, InterfaceError) as exc:
         # The worker's connection died while it was idle (the database
         # restarted, the connection was killed): the claim failed before any
@@ -223,7 +230,7 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     except UpstreamPending as exc:
         if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
             _mark_retrying(task, exc)
-            raise TransientError(exc, attempts=task.attempts) from exc
+            raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
         _fail(task, str(exc))
         return None
     except UpstreamGone as exc:
@@ -236,13 +243,17 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
             connections.close_all()
             if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
                 _mark_retrying(task, exc)
-                raise TransientError(exc, attempts=task.attempts) from exc
+                raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
         logger.exception("section %s failed for player %s", task.section, task.player_id)
         _fail(task, f"{type(exc).__name__}: {exc}")
         return None
 
 
-def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
+def _claim_of(task: ReportTask) -> dict:
+    return {"claimed_by": task.claimed_by, "attempts": task.attempts}
+
+
+def _claim(report_task_id: int, *, retry_of: dict | None = None) -> tuple[ReportTask, int | None] | None:
     """The claimed record with its report, and the id of a partial already stored under its key, if any."""
     now = timezone.now()
     me = claimant()
@@ -261,16 +272,21 @@ def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
     claimed = ReportTask.objects.filter(claimable, pk=report_task_id).update(**changes)
     if not claimed:
         # Only a redelivery gets here: read who holds it, and take it over if that process died.
-        held = (
+        row = (
             ReportTask.objects.filter(pk=report_task_id, state=TaskState.RUNNING)
-            .values_list("claimed_by", flat=True)
+            .values_list("claimed_by", "attempts")
             .first()
         )
-        if held is not None and _claimant_gone(held):
+        held = row[0] if row is not None else None
+        # The retry of an attempt that ended on a transient fault but could
+        # not mark the record retrying (the database was down): the record
+        # is exactly as that attempt left it, and no one runs it any more.
+        left_by_my_attempt = row is not None and retry_of == {"claimed_by": row[0], "attempts": row[1]}
+        if row is not None and (left_by_my_attempt or _claimant_gone(row[0])):
             claimed = ReportTask.objects.filter(
-                pk=report_task_id, state=TaskState.RUNNING, claimed_by=held
+                pk=report_task_id, state=TaskState.RUNNING, claimed_by=row[0], attempts=row[1]
             ).update(**changes)
-        elif held is not None:
+        elif row is not None:
             logger.info("report task %s is running in %s; this delivery does nothing", report_task_id, held)
             return None
     if not claimed:

@@ -531,3 +531,36 @@ def test_two_dispatches_of_one_report_do_not_run_at_once(owner, monkeypatch):
         assert ReportTask.objects.filter(report=report, dispatched_at__isnull=True).count() == 1
     finally:
         other.close()
+
+
+def test_a_retry_takes_over_the_record_its_attempt_could_not_mark_retrying(owner, monkeypatch):
+    """A database blip: the end fails, marking the record retrying fails too; the retry must not wait 390 s."""
+    from django.db import OperationalError
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    task = ReportTask.objects.get(report=report)
+
+    def finish_on_a_dead_connection(*args, **kwargs):
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr(runner, "_finish", finish_on_a_dead_connection)
+    # Its update failed and was swallowed; the test's own connection is not closed.
+    monkeypatch.setattr(runner, "_mark_retrying", lambda task, exc: None)
+    monkeypatch.setattr(runner.connections, "close_all", lambda: None)
+    with pytest.raises(runner.TransientError) as failed:
+        runner.report_task_run(report_task_id=task.pk)
+    monkeypatch.undo()
+    task.refresh_from_db()
+    assert (
+        task.state == TaskState.RUNNING and task.claimed_by == runner.claimant()
+    )  # a live claimant: this process
+
+    # Another delivery is still refused: the record looks held.
+    assert runner.report_task_run(report_task_id=task.pk) is None
+    # The retry, with the failed attempt's claim, takes it over at once.
+    runner.report_task_run(report_task_id=task.pk, retry_of=failed.value.claim)
+    task.refresh_from_db()
+    assert task.state == TaskState.DONE and task.attempts == 2
+    # A stale claim (another attempt since) takes nothing over.
+    assert failed.value.claim == {"claimed_by": runner.claimant(), "attempts": 1}
