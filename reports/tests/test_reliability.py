@@ -564,3 +564,25 @@ def test_a_retry_takes_over_the_record_its_attempt_could_not_mark_retrying(owner
     assert task.state == TaskState.DONE and task.attempts == 2
     # A stale claim (another attempt since) takes nothing over.
     assert failed.value.claim == {"claimed_by": runner.claimant(), "attempts": 1}
+
+
+def test_a_late_file_deletion_spares_a_partial_computed_again_since(owner):
+    from reports import outbox
+
+    league = small_league()
+    player = league.player_ids[0]
+    first, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    run_all(first)
+    key = ReportTask.objects.get(report=first).partial_key
+    ReportTask.objects.filter(report=first).update(partial=None)  # an orphan, as after its report's deletion
+    assert services.partials_delete_orphans() == 1
+    deletion = Outbox.objects.get(kind=OutboxKind.DELETE_FILES)
+    assert key in deletion.payload["keys"]
+    # Before the deletion runs (its committer died), a new report computes the same key again.
+    second, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    assert second.fast_reused == 0
+    run_all(second)
+
+    assert outbox.outbox_run(row_id=deletion.pk) is True
+    assert default_storage.exists(key)
+    assert Partial.objects.get(key=key).writes == 1
