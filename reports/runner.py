@@ -325,7 +325,7 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
             # Re-queued by a heal or the reconciler while this message waited
             # (the re-publish chains this section behind it again), or still
             # running: retried with backoff, as many times as attempts allow.
-            raise UpstreamPending(dependency)
+            raise UpstreamPending(str(dependency))
         if parent is None or parent["state"] != TaskState.DONE:
             raise SectionError(f"depends on {dependency}, which has not finished")
         key = parent["partial_key"]
