@@ -171,6 +171,15 @@ def export_make(*, export_id: int) -> None:
         storage_delete_many([key])
 
 
+LOST_FILE = "lost: its file is gone from storage; ask for the export again to make a new one."
+
+
+def export_mark_lost(*, export: Export) -> None:
+    """A done export whose file storage no longer has: failed, so that asking again makes a new one."""
+    _fail(export, LOST_FILE)
+    export.refresh_from_db()
+
+
 def _fail(export: Export, error: str) -> None:
     """Fail the export if it is still where its caller saw it; the report is untouched."""
     Export.objects.filter(pk=export.pk, state=export.state, claims=export.claims).update(

@@ -136,22 +136,36 @@ def report_export_download(request: HttpRequest, report_id, export_format: str) 
             return _preparing(request, report, export_format, error.message)
         report.refresh_from_db()
     if export.state == ExportState.FAILED:
-        return render(
-            request,
-            "exports/failed.html",
-            {"report": report, "export": export, "back": _report_page(report)},
-            status=409,
-        )
+        return _failed(request, report, export)
     if not selectors.export_downloadable(export=export, report=report):
         return _preparing(request, report, export_format, "")
-    return _file_response(report, export)
+    response = _file_response(report, export)
+    if response is None:
+        # The file is gone (a bucket emptied or restored, a lifecycle rule):
+        # a lost export, shown as a failure whose button makes a new one.
+        services.export_mark_lost(export=export)
+        return _failed(request, report, export)
+    return response
 
 
-def _file_response(report: Report, export: Export) -> HttpResponseBase:
+def _failed(request: HttpRequest, report: Report, export: Export) -> HttpResponse:
+    return render(
+        request,
+        "exports/failed.html",
+        {"report": report, "export": export, "back": _report_page(report)},
+        status=409,
+    )
+
+
+def _file_response(report: Report, export: Export) -> HttpResponseBase | None:
+    """The file, or None when storage no longer has it."""
     filename = download_filename(report, export.format)
     content_type = CONTENT_TYPES[ExportFormat(export.format)]
     storage = getattr(default_storage, "_wrapped", default_storage)
     if isinstance(storage, S3Storage):
+        # One HEAD: a signed URL of a lost object would send the browser to S3's error page.
+        if not storage.exists(export.storage_key):
+            return None
         # A signed URL that expires (AWS_QUERYSTRING_EXPIRE): the web process streams nothing.
         url = storage.url(
             export.storage_key,
@@ -161,8 +175,12 @@ def _file_response(report: Report, export: Export) -> HttpResponseBase:
             },
         )
         return HttpResponseRedirect(url)
+    try:
+        stored = default_storage.open(export.storage_key, "rb")
+    except FileNotFoundError:
+        return None
     return FileResponse(
-        default_storage.open(export.storage_key, "rb"),
+        stored,
         as_attachment=True,
         filename=filename,
         content_type=content_type,

@@ -5,12 +5,17 @@
   read it heal when read (reports.healing); a report whose merged file is
   gone gets it written again through the outbox (which re-enqueues its
   sections if their partials are gone too);
-- an object under `reports/` that no row names (a partial's JSON or
-  picture, a current merged file) is an orphan: deleted with `repair`. Kept
+- an object under `reports/partials/` or `reports/merged/` that no row
+  names (a partial's JSON or picture, a current merged file) is an orphan:
+  deleted with `repair`. Only those two prefixes are compared: exports
+  (`reports/exports/`), share copies and any other app's files under
+  `reports/` are named by rows this audit does not read, and an audit over
+  all of `reports/` deleted every export file. An export's key is counted
+  as in use all the same, should one ever be stored under these. Kept
   however: objects younger than REPORT_STORAGE_AUDIT_GRACE_S (a section
   writes its file before its row) and keys a record still computes.
 
-Cost: one listing of the `reports/` prefix (a request per 1,000 objects on
+Cost: one listing of each of the two prefixes (a request per 1,000 objects on
 S3) and one pass over the partial and report rows.
 """
 
@@ -22,7 +27,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .healing import partials_mark_missing
-from .keys import PREFIX
+from .keys import MERGED_PREFIX, PARTIALS_PREFIX
 from .models import OutboxKind, Partial, Report, ReportTask, TaskState
 from .outbox import outbox_add
 from .storage import storage_delete_many, storage_list
@@ -49,7 +54,9 @@ def storage_audit(*, repair: bool = False, grace_s: int | None = None, now=None)
     now = now or timezone.now()
     grace_s = settings.REPORT_STORAGE_AUDIT_GRACE_S if grace_s is None else grace_s
     young = now - timedelta(seconds=grace_s)
-    stored: dict[str, object] = dict(storage_list(PREFIX))
+    stored: dict[str, object] = {}
+    for prefix in (PARTIALS_PREFIX, MERGED_PREFIX):
+        stored.update(storage_list(prefix))
     result = AuditResult(objects=len(stored), repaired=repair)
 
     named: set[str] = set()
@@ -72,6 +79,10 @@ def storage_audit(*, repair: bool = False, grace_s: int | None = None, now=None)
         if key not in stored:
             merged_gone.append((pk, generation))
     result.missing_merged = len(merged_gone)
+
+    from exports.models import Export  # exports depends on reports, not the other way round
+
+    named.update(Export.objects.exclude(storage_key="").values_list("storage_key", flat=True).iterator())
 
     computing = set(
         ReportTask.objects.filter(state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING])

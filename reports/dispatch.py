@@ -26,6 +26,7 @@ every message is confirmed; a batch that fails leaves them to the reaper.
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from typing import Any
 import amqp
 from celery import current_app, group
 from django.conf import settings
+from django.db import connections, router
 from django.utils import timezone
 
 from tasks.queues import FAST_QUEUE
@@ -105,8 +107,48 @@ def _signature(row: dict, *, chained: bool):
     )
 
 
+# How long a dispatch waits for another dispatch of the same report to end.
+DISPATCH_LOCK_WAIT_S = CONFIRM_TIMEOUT_S + 30
+
+
+@contextmanager
+def _dispatch_lock(report_id) -> Iterator[None]:
+    """One dispatch of a report at a time (two would both read the same undispatched records and publish them twice).
+
+    A named lock of the database server (MySQL's GET_LOCK), not the report's
+    row: a section finishing locks its record, then the report's row for the
+    counters, and a dispatch holding the report's row while it marks those
+    records dispatched would deadlock with it. Held by the connection, so a
+    process that dies releases it. SQLite (the embedded stack, one machine):
+    no lock.
+    """
+    connection = connections[router.db_for_write(ReportTask)]
+    if connection.vendor != "mysql":
+        yield
+        return
+    name = f"reports.dispatch:{uuid.UUID(str(report_id)).hex}"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", [name, DISPATCH_LOCK_WAIT_S])
+        (acquired,) = cursor.fetchone()
+    if acquired != 1:
+        # Raised: the outbox row or the dispatch task tries again later.
+        raise TimeoutError(
+            f"another dispatch of report {report_id} held its lock for {DISPATCH_LOCK_WAIT_S} s"
+        )
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT RELEASE_LOCK(%s)", [name])
+
+
 def report_dispatch(*, report_id) -> int:
     """Publish the report's queued, undispatched records (slow ones once it is ready); returns how many."""
+    with _dispatch_lock(report_id):
+        return _report_dispatch(report_id=report_id)
+
+
+def _report_dispatch(*, report_id) -> int:
     rows: list[dict[str, Any]] = [
         dict(row) for row in _publishable(report_id).values("pk", "player_id", "section", "queue")
     ]

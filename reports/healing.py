@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
+from .sections import REGISTRY
 from .status import queue_counter, revised, revision_note_after_commit
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,29 @@ def partials_mark_missing(*, keys: list[str]) -> int:
     return Partial.objects.filter(key__in=keys, missing_since__isnull=True).update(
         missing_since=timezone.now()
     )
+
+
+def dependents_undispatch(*, requeued: list[tuple]) -> int:
+    """Make the queued dependents of re-queued records publishable again, so that they go out in their chain.
+
+    `requeued` holds (report_id, player_id, section) of records just put back
+    to `queued`. A dependent that waits in the queue (`visuals` behind
+    `shot_map`) travelled in its parent's chain: the parent's message is
+    the one lost or taken over, and its record re-published alone would
+    leave the dependent marked dispatched with no message ever to come, and
+    the report open for good. Cleared, the re-publish sends both in one chain.
+    """
+    targets: dict[tuple, list[int]] = {}
+    for report_id, player_id, section in requeued:
+        for dependent in REGISTRY:
+            if dependent.depends_on == section:
+                targets.setdefault((report_id, dependent.name), []).append(player_id)
+    cleared = 0
+    for (report_id, section), player_ids in targets.items():
+        cleared += ReportTask.objects.filter(
+            report_id=report_id, section=section, player_id__in=player_ids, state=TaskState.QUEUED
+        ).update(dispatched_at=None)
+    return cleared
 
 
 def report_partials_missing(*, report_id, generation: int, keys: list[str]) -> int:
@@ -77,7 +101,7 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
     moving = list(
         ReportTask.objects.filter(
             report_id=report_id, state=TaskState.DONE, partial_key__in=keys
-        ).values_list("pk", "queue", "reused")
+        ).values_list("pk", "queue", "reused", "player_id", "section")
     )
     if not moving:
         return 0
@@ -86,7 +110,7 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
     # One update per (queue, reused): what each really moved is what leaves the counters.
     for queue in ("fast", "slow"):
         for reused in (False, True):
-            pks = [pk for pk, q, r in moving if q == queue and r == reused]
+            pks = [pk for pk, q, r, _, _ in moving if q == queue and r == reused]
             if not pks:
                 continue
             count = ReportTask.objects.filter(pk__in=pks, state=TaskState.DONE).update(
@@ -106,6 +130,7 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
                 changes[queue_counter(queue, "reused")] = F(queue_counter(queue, "reused")) - count
     if not moved:
         return 0
+    dependents_undispatch(requeued=[(report_id, player, section) for _, _, _, player, section in moving])
     # The report stays readable (ready_at is kept: the data answer lists the
     # sections as pending) and runs again; the generation moves so that a new
     # merged file is written when they end. Dependents travel in one chain

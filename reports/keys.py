@@ -11,6 +11,11 @@ import uuid
 from .sections import Section
 
 PREFIX = "reports/"
+# The prefixes of this app's own files, the only ones storage_audit compares:
+# other apps write under `reports/` too (exports, shares), files no Partial or
+# Report row names.
+PARTIALS_PREFIX = f"{PREFIX}partials/"
+MERGED_PREFIX = f"{PREFIX}merged/"
 
 
 def partial_key(
@@ -18,7 +23,7 @@ def partial_key(
 ) -> str:
     inputs = "|".join([data_version, *(f"{kind}={model_versions.get(kind, '')}" for kind in section.uses)])
     digest = hashlib.sha256(inputs.encode()).hexdigest()[:24]
-    return f"{PREFIX}partials/{section.name}/v{section.version}/{int(player_id)}/{digest}.json"
+    return f"{PARTIALS_PREFIX}{section.name}/v{section.version}/{int(player_id)}/{digest}.json"
 
 
 def partial_file_key(partial: str, filename: str) -> str:
@@ -29,7 +34,7 @@ def partial_file_key(partial: str, filename: str) -> str:
 
 
 def merged_key(*, report_id: uuid.UUID, generation: int) -> str:
-    return f"{PREFIX}merged/{uuid.UUID(str(report_id)).hex}/g{int(generation)}.json"
+    return f"{MERGED_PREFIX}{uuid.UUID(str(report_id)).hex}/g{int(generation)}.json"
 
 
 def share_data_key(*, report_id: uuid.UUID, link_id: int) -> str:

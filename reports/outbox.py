@@ -132,6 +132,43 @@ def outbox_drain(*, limit: int = DRAIN_BATCH) -> int:
     return done
 
 
+# Keys per query of _still_unused.
+IN_USE_BATCH = 500
+
+
+def _still_unused(keys: list[str]) -> list[str]:
+    """The keys to delete, less the partials (and their pictures) in use again by the time the row runs.
+
+    Partial keys are content-addressed: a row run late (its committer died,
+    the storage refused it for a while) may find that a new report computed
+    the same key again since, or is computing it now. Deleting then would
+    leave a row, or a section about to write one, without its object.
+    """
+    from .keys import PARTIALS_PREFIX
+    from .models import Partial, ReportTask, TaskState
+
+    owners: dict[str, set[str]] = {}
+    for key in keys:
+        if key.startswith(PARTIALS_PREFIX):
+            # A partial's JSON is its own key; a picture lives in a folder named after it.
+            owners[key] = {key, f"{key.rsplit('/', 1)[0]}.json"}
+    candidates = sorted({name for names in owners.values() for name in names})
+    in_use: set[str] = set()
+    for start in range(0, len(candidates), IN_USE_BATCH):
+        batch = candidates[start : start + IN_USE_BATCH]
+        in_use.update(Partial.objects.filter(key__in=batch).values_list("key", flat=True))
+        in_use.update(
+            ReportTask.objects.filter(
+                partial_key__in=batch, state__in=[TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING]
+            ).values_list("partial_key", flat=True)
+        )
+    if not in_use:
+        return keys
+    kept = [key for key in keys if owners.get(key, set()) & in_use]
+    logger.info("outbox: %d files in use again since their deletion was asked for: kept", len(kept))
+    return [key for key in keys if not owners.get(key, set()) & in_use]
+
+
 def _perform(row: Outbox) -> None:
     # Imported here: dispatch and merge import the status module, which imports this one.
     from . import dispatch, merge
@@ -143,6 +180,6 @@ def _perform(row: Outbox) -> None:
     elif row.kind == OutboxKind.WRITE_MERGED:
         merge.merged_write(report_id=row.report_id, generation=int(row.payload["generation"]))
     elif row.kind == OutboxKind.DELETE_FILES:
-        storage_delete_many(row.payload.get("keys", []), strict=True)
+        storage_delete_many(_still_unused(row.payload.get("keys", [])), strict=True)
     else:
         raise ValueError(f"unknown outbox kind {row.kind!r}")

@@ -90,13 +90,25 @@ class UpstreamGone(Exception):
         self.key = key
 
 
+class UpstreamPending(Exception):
+    """The section this one depends on is queued, running or retrying: a wait, not a failure."""
+
+    def __init__(self, section: str):
+        super().__init__(f"depends on {section}, which has not finished")
+        self.section = section
+
+
 class TransientError(Exception):
     """A fault worth retrying (database connection, storage, broker): the task retries with backoff."""
 
-    def __init__(self, cause: BaseException, *, attempts: int):
+    def __init__(self, cause: BaseException, *, attempts: int, claim: dict | None = None):
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
         self.attempts = attempts
+        # The failed attempt's claim ({"claimed_by", "attempts"}), handed to
+        # its retry: if the record could not be marked retrying (the database
+        # itself was down), the retry takes it over from `running` at once.
+        self.claim = claim
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -116,13 +128,16 @@ def encode_partial(content: dict) -> bytes:
     return orjson.dumps(content, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
 
-def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dict | None:
-    """Run one task record. Returns what a chained section receives, or None when there is nothing to do.
+def report_task_run(
+    *, report_task_id: int, upstream: dict | None = None, retry_of: dict | None = None
+) -> dict | None:
+    """Run one task record. Returns what a chained section receives, or None when nothing may follow it.
 
-    Raises TransientError when the caller should retry later.
+    Raises TransientError when the caller should retry later; `retry_of` is
+    the claim its `claim` named, passed back by the retry.
     """
     try:
-        claimed = _claim(report_task_id)
+        claimed = _claim(report_task_id, retry_of=retry_of)
     except (OperationalError, InterfaceError) as exc:
         # The worker's connection died while it was idle (the database
         # restarted, the connection was killed): the claim failed before any
@@ -130,7 +145,17 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
         connections.close_all()
         raise TransientError(exc, attempts=0) from exc
     if claimed is None:
-        return None
+        # A redelivery of a record that ended done (its worker died after the
+        # commit, before the chain went on): the chain goes on with its
+        # partial. Held by a live claimant, failed or gone: None, and the
+        # task adapter stops the chain (the claimant's own message, or the
+        # failure of the dependents with it, stands for it).
+        done_key = (
+            ReportTask.objects.filter(pk=report_task_id, state=TaskState.DONE)
+            .values_list("partial_key", flat=True)
+            .first()
+        )
+        return {"partial_key": done_key} if done_key else None
     task, stored_partial_id = claimed
     if task.attempts > settings.REPORT_TASK_MAX_ATTEMPTS:
         _fail(
@@ -202,6 +227,12 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
     except SectionError as exc:
         _fail(task, str(exc))
         return None
+    except UpstreamPending as exc:
+        if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
+            _mark_retrying(task, exc)
+            raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
+        _fail(task, str(exc))
+        return None
     except UpstreamGone as exc:
         # Not a failure of this section: its input is computed again, then it runs.
         healing.report_upstream_missing(report_task_id=task.pk, report_id=task.report_id, key=exc.key)
@@ -212,13 +243,17 @@ def report_task_run(*, report_task_id: int, upstream: dict | None = None) -> dic
             connections.close_all()
             if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
                 _mark_retrying(task, exc)
-                raise TransientError(exc, attempts=task.attempts) from exc
+                raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
         logger.exception("section %s failed for player %s", task.section, task.player_id)
         _fail(task, f"{type(exc).__name__}: {exc}")
         return None
 
 
-def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
+def _claim_of(task: ReportTask) -> dict:
+    return {"claimed_by": task.claimed_by, "attempts": task.attempts}
+
+
+def _claim(report_task_id: int, *, retry_of: dict | None = None) -> tuple[ReportTask, int | None] | None:
     """The claimed record with its report, and the id of a partial already stored under its key, if any."""
     now = timezone.now()
     me = claimant()
@@ -237,16 +272,21 @@ def _claim(report_task_id: int) -> tuple[ReportTask, int | None] | None:
     claimed = ReportTask.objects.filter(claimable, pk=report_task_id).update(**changes)
     if not claimed:
         # Only a redelivery gets here: read who holds it, and take it over if that process died.
-        held = (
+        row = (
             ReportTask.objects.filter(pk=report_task_id, state=TaskState.RUNNING)
-            .values_list("claimed_by", flat=True)
+            .values_list("claimed_by", "attempts")
             .first()
         )
-        if held is not None and _claimant_gone(held):
+        held = row[0] if row is not None else None
+        # The retry of an attempt that ended on a transient fault but could
+        # not mark the record retrying (the database was down): the record
+        # is exactly as that attempt left it, and no one runs it any more.
+        left_by_my_attempt = row is not None and retry_of == {"claimed_by": row[0], "attempts": row[1]}
+        if row is not None and (left_by_my_attempt or _claimant_gone(row[0])):
             claimed = ReportTask.objects.filter(
-                pk=report_task_id, state=TaskState.RUNNING, claimed_by=held
+                pk=report_task_id, state=TaskState.RUNNING, claimed_by=row[0], attempts=row[1]
             ).update(**changes)
-        elif held is not None:
+        elif row is not None:
             logger.info("report task %s is running in %s; this delivery does nothing", report_task_id, held)
             return None
     if not claimed:
@@ -281,6 +321,11 @@ def _load_upstream(task: ReportTask, upstream: dict | None) -> dict:
             .values("state", "partial_key")
             .first()
         )
+        if parent is not None and parent["state"] in CLAIMABLE:
+            # Re-queued by a heal or the reconciler while this message waited
+            # (the re-publish chains this section behind it again), or still
+            # running: retried with backoff, as many times as attempts allow.
+            raise UpstreamPending(str(dependency))
         if parent is None or parent["state"] != TaskState.DONE:
             raise SectionError(f"depends on {dependency}, which has not finished")
         key = parent["partial_key"]

@@ -25,10 +25,10 @@ from web.services import shares_purge_expired
 
 from . import dispatch, status_cache
 from .exceptions import ApplicationError
-from .healing import partials_mark_missing
+from .healing import dependents_undispatch, partials_mark_missing
 from .keys import partial_key
 from .merge import merged_keys_all
-from .models import TERMINAL_STATES, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from .models import TERMINAL_STATES, Outbox, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
 from .sections import REGISTRY, SECTIONS, with_dependencies
 from .status import queue_counter, report_advance, revised, revision_note_after_commit
@@ -98,6 +98,7 @@ def report_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            stored = _stored_partials_still_there(stored)
             report = Report.objects.create(
                 owner=owner,
                 name=name or _default_name(player_ids),
@@ -165,6 +166,31 @@ def _stored_partials(keys: set[str]) -> dict[str, int]:
     logger.warning("%d stored partials are gone from storage: computed again", len(gone))
     partials_mark_missing(keys=gone)
     return {key: pk for key, pk in rows.items() if key in present}
+
+
+def _stored_partials_still_there(stored: dict[str, int]) -> dict[str, int]:
+    """The chosen reusable partials whose rows still stand, locked until the report's records name them.
+
+    Inside the creation's transaction: `_stored_partials` reads before it (no
+    lock waits on storage), and an orphan purge (partials_delete_orphans) can
+    delete a row in between; the records' insert then broke its foreign key
+    and the creation answered 500. The lock (FOR UPDATE, on MySQL; SQLite
+    serialises writers) keeps the purge off them until the records exist, and
+    a row that vanished is computed again instead.
+    """
+    if not stored:
+        return stored
+    still: set[int] = set()
+    pks = sorted(stored.values())
+    for start in range(0, len(pks), dispatch.UPDATE_BATCH):
+        still.update(
+            Partial.objects.select_for_update()
+            .filter(pk__in=pks[start : start + dispatch.UPDATE_BATCH], missing_since__isnull=True)
+            .values_list("pk", flat=True)
+        )
+    if len(still) < len(stored):
+        logger.info("%d reusable partials were deleted meanwhile: computed again", len(stored) - len(still))
+    return {key: pk for key, pk in stored.items() if pk in still}
 
 
 def _create_task_records(*, report: Report, keys: dict, stored: dict[str, int], now) -> int:
@@ -420,21 +446,35 @@ def _broker_keeps_queued_messages() -> bool:
 
 
 def _never_dispatched(now) -> Q:
-    """Records still queued and unpublished a minute after they could go out (slow ones: after ready)."""
-    a_minute_ago = now - timedelta(minutes=1)
+    """Records still queued and unpublished REPORT_UNDISPATCHED_GRACE_S after they could go out (slow: after ready).
+
+    The grace is well beyond a dispatch task's wait in a backed-up queue: the
+    records of a large report stay undispatched until that task runs, and
+    taken for lost they were published again every minute.
+    """
+    since = now - timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S)
     return Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
-        Q(queue=FAST_QUEUE, report__created_at__lt=a_minute_ago)
-        | Q(queue=SLOW_QUEUE, report__ready_at__lt=a_minute_ago)
+        Q(queue=FAST_QUEUE, report__created_at__lt=since) | Q(queue=SLOW_QUEUE, report__ready_at__lt=since)
+    )
+
+
+def _publish_pending(report_id, now) -> bool:
+    """Whether an unclaimed publish row of the report waits to run: it publishes every undispatched record."""
+    return (
+        Outbox.objects.filter(report_id=report_id, kind=OutboxKind.PUBLISH)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .exists()
     )
 
 
 def report_tasks_reap(*, now=None) -> int:
     """Re-enqueue sections that were never dispatched, or whose message was lost.
 
-    Never dispatched: still queued with no dispatch time a minute after the
-    report was created, or for slow sections, which wait for it, a minute
-    after it became ready (the outbox publishes these within a minute; this is
-    the net under it, for rows an operator deleted). Lost: running or retrying
+    Never dispatched: still queued with no dispatch time
+    REPORT_UNDISPATCHED_GRACE_S after the report was created, or for slow
+    sections, which wait for it, after it became ready (the outbox publishes
+    these within a minute; this is the net under it, for rows an operator
+    deleted or a dispatch task lost). Lost: running or retrying
     past REPORT_TASK_DEADLINE_S, which is longer than the hard time limit, so
     no live worker can still hold it. A message queued that long is lost only
     on the embedded transport: on RabbitMQ it is waiting its turn, and waiting
@@ -456,10 +496,23 @@ def report_tasks_reap(*, now=None) -> int:
 def _requeue_and_publish(stuck, *, why: str) -> int:
     """Put these records back to queued and write each report's publish row, in one transaction."""
     with transaction.atomic():
-        report_ids = set(stuck.values_list("report_id", flat=True))
-        count = stuck.update(state=TaskState.QUEUED, dispatched_at=None)
+        rows = list(stuck.values_list("pk", "report_id", "player_id", "section"))
+        report_ids = {report_id for _, report_id, _, _ in rows}
+        pks = [pk for pk, _, _, _ in rows]
+        count = 0
+        for start in range(0, len(pks), dispatch.UPDATE_BATCH):
+            count += stuck.filter(pk__in=pks[start : start + dispatch.UPDATE_BATCH]).update(
+                state=TaskState.QUEUED, dispatched_at=None
+            )
+        # Their queued dependents were dispatched in their chain: published again with them.
+        dependents_undispatch(
+            requeued=[(report_id, player, section) for _, report_id, player, section in rows]
+        )
+        now = timezone.now()
         for report_id in report_ids:
-            outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+            # One pending publish row is enough: a second published the same records twice.
+            if not _publish_pending(report_id, now):
+                outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
     if count:
         logger.warning("%s re-enqueued %d sections of %d reports", why, count, len(report_ids))
     return count
@@ -479,8 +532,9 @@ def reports_reconcile(*, now=None) -> dict:
       splits one again;
     - records running past REPORT_TASK_RECLAIM_AFTER_S (the hard time limit
       and a margin: no live worker still runs them; their message was acked or
-      is lost), and records still unpublished a minute after they could go
-      out: re-enqueued, attempts kept;
+      is lost), and records still unpublished REPORT_UNDISPATCHED_GRACE_S
+      after they could go out: re-enqueued, attempts kept, with one publish
+      row per report unless one is pending already;
     - outbox rows still there REPORT_OUTBOX_GRACE_S after their commit (their
       run failed, or their runner died): run.
     """

@@ -3,6 +3,7 @@
 import random
 
 from celery import shared_task
+from celery.exceptions import Ignore
 from django.conf import settings
 
 from . import dispatch, outbox, runner
@@ -24,26 +25,39 @@ TASK_OPTIONS = {
 }
 
 
-def _run(task, upstream, report_task_id: int):
+def _run(task, upstream, report_task_id: int, retry_of: dict | None = None):
     try:
-        return runner.report_task_run(report_task_id=report_task_id, upstream=upstream)
+        result = runner.report_task_run(report_task_id=report_task_id, upstream=upstream, retry_of=retry_of)
     except runner.TransientError as exc:
         # Exponential backoff with jitter, so retries after an outage do not arrive together.
         # A failed claim counts no attempt: Celery's retry count still spaces out its retries.
         attempts = max(exc.attempts, task.request.retries or 0)
         countdown = min(settings.REPORT_TASK_RETRY_BACKOFF_MAX_S, 2**attempts) * (0.5 + random.random())
-        raise task.retry(exc=exc.cause, countdown=countdown) from exc
+        # The failed attempt's claim goes with the retry: a record it could not
+        # mark retrying is then taken over at once, not refused as held by a
+        # live claimant until the reclaim time.
+        kwargs = {**(task.request.kwargs or {}), "retry_of": exc.claim}
+        raise task.retry(exc=exc.cause, countdown=countdown, kwargs=kwargs) from exc
+    if result is None:
+        # Nothing may follow this delivery: the record is held by a live
+        # claimant (whose own message carries the chain on), failed (its
+        # dependents failed with it), or gone. Returning None would run the
+        # chain's next task with no upstream, and a dependent whose parent is
+        # still running failed on that. Ignore acknowledges the message and
+        # sends no callback.
+        raise Ignore()
+    return result
 
 
 # Queues come from CELERY_TASK_ROUTES (a task's own `queue` option is deprecated in Celery 5).
 @shared_task(name="reports.compute_fast_section", **TASK_OPTIONS)
-def compute_fast_section(self, upstream=None, *, report_task_id: int):
-    return _run(self, upstream, report_task_id)
+def compute_fast_section(self, upstream=None, *, report_task_id: int, retry_of: dict | None = None):
+    return _run(self, upstream, report_task_id, retry_of)
 
 
 @shared_task(name="reports.compute_slow_section", **TASK_OPTIONS)
-def compute_slow_section(self, upstream=None, *, report_task_id: int):
-    return _run(self, upstream, report_task_id)
+def compute_slow_section(self, upstream=None, *, report_task_id: int, retry_of: dict | None = None):
+    return _run(self, upstream, report_task_id, retry_of)
 
 
 @shared_task(

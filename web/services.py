@@ -132,7 +132,8 @@ def pizza_key(percentiles_key: str) -> str:
 def player_pizza_png(*, percentiles_key: str) -> bytes | None:
     """The pizza of the percentiles partial stored under `percentiles_key`, drawn once and kept in storage.
 
-    None when the player has no competition to rank in. The picture is
+    None when the player has no competition to rank in; Http404 when the
+    partial's file is gone from storage. The picture is
     listed among the partial's files, so it is deleted with the partial
     (reports.services.partials_delete_orphans), and the file view accepts it.
     """
@@ -140,8 +141,16 @@ def player_pizza_png(*, percentiles_key: str) -> bytes | None:
     if default_storage.exists(key):
         with default_storage.open(key, "rb") as stored:
             return stored.read()
-    with default_storage.open(percentiles_key, "rb") as stored:
-        percentiles = orjson.loads(stored.read())
+    try:
+        with default_storage.open(percentiles_key, "rb") as stored:
+            percentiles = orjson.loads(stored.read())
+    except FileNotFoundError as error:
+        # Storage lost the partial (a bucket emptied or restored): a 404, and
+        # the page shows no pizza; reading the report heals the partial. Imported
+        # here to keep this fix inside the function.
+        from django.http import Http404
+
+        raise Http404("The percentiles of this player are no longer stored.") from error
     competition = main_competition(percentiles)
     if competition is None:
         return None

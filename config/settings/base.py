@@ -408,6 +408,13 @@ REPORT_TASK_RECLAIM_AFTER_S = env.int("REPORT_TASK_RECLAIM_AFTER_S", default=CEL
 # An outbox row claimed by a process that died is run again after this long:
 # longer than the slowest follow-up (the merged file of a 500-player report).
 REPORT_OUTBOX_LEASE_S = env.int("REPORT_OUTBOX_LEASE_S", default=300)
+# A queued record with no dispatch time is published again by the reconciler
+# (and the reaper) only this long after it could go out: a large report's
+# publish runs in a dispatch task (REPORT_DISPATCH_INLINE_MAX), which may wait
+# minutes behind a backed-up fast queue, and a shorter grace published its
+# records again every minute meanwhile. A failed publish is retried sooner by
+# its outbox row, which stays until the publish (or the handing over) succeeds.
+REPORT_UNDISPATCHED_GRACE_S = env.int("REPORT_UNDISPATCHED_GRACE_S", default=900)
 # The reconciler leaves a new outbox row to the process that committed it for this long.
 REPORT_OUTBOX_GRACE_S = env.int("REPORT_OUTBOX_GRACE_S", default=10)
 # Partials checked in storage before a report reuses its stored ones (one per

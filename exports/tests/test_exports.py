@@ -539,3 +539,26 @@ def test_chromium_timeout_kills_its_whole_process_group(settings, tmp_path):
     finally:
         if not gone():
             os.kill(pid, 9)
+
+
+def test_a_done_export_whose_file_is_gone_is_a_409_failure_and_asking_again_makes_a_new_one(
+    pending_report, user
+):
+    from exports.services import LOST_FILE, export_ensure, export_key
+
+    Report.objects.filter(pk=pending_report.pk).update(ready_at=pending_report.created_at)
+    export = Export.objects.create(
+        report=pending_report, generation=1, format="csv", state=ExportState.DONE, claims=1, complete=False
+    )
+    # A key that names no stored object: the bucket lost it.
+    Export.objects.filter(pk=export.pk).update(storage_key=export_key(export=export))
+
+    response = signed_in(user).get(f"/reports/{pending_report.pk}/export.csv")
+    assert response.status_code == 409
+    assert LOST_FILE in response.content.decode()
+    export.refresh_from_db()
+    assert (export.state, export.error) == (ExportState.FAILED, LOST_FILE)
+    # A reload shows the failure again rather than a loop or a 500.
+    assert signed_in(user).get(f"/reports/{pending_report.pk}/export.csv").status_code == 409
+    again, created = export_ensure(report=pending_report, export_format="csv")
+    assert created and again.attempt == export.attempt + 1

@@ -352,7 +352,7 @@ def timezone_now():
     return timezone.now()
 
 
-def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkeypatch):
+def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkeypatch, settings):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -369,16 +369,17 @@ def test_reaper_publishes_sections_never_dispatched(workers, auth_client, monkey
     monkeypatch.undo()
     assert ReportTask.objects.filter(report_id=report_id, dispatched_at__isnull=True).count() == 2
 
-    assert report_tasks_reap(now=timezone.now()) == 0  # within the grace minute: leave it be
-    assert report_tasks_reap(now=timezone.now() + timedelta(minutes=2)) == 2
+    assert report_tasks_reap(now=timezone.now()) == 0  # within the grace: leave it be
+    past_grace = timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S + 60)
+    assert report_tasks_reap(now=timezone.now() + past_grace) == 2
 
     report = wait_for(lambda: ended(report_id), message="the reaped report to complete")
     assert report.status == ReportStatus.COMPLETE
-    assert report_tasks_reap(now=timezone.now() + timedelta(minutes=2)) == 0
+    assert report_tasks_reap(now=timezone.now() + past_grace) == 0
 
 
 def test_reaper_leaves_held_back_slow_sections_until_a_minute_after_ready(
-    worker_pool, transactional_db, auth_client
+    worker_pool, transactional_db, auth_client, settings
 ):
     from datetime import timedelta
 
@@ -394,13 +395,13 @@ def test_reaper_leaves_held_back_slow_sections_until_a_minute_after_ready(
     # Fast sections went out and are not lost yet; slow ones wait for ready, however long that takes.
     assert report_tasks_reap(now=timezone.now() + timedelta(minutes=5)) == 0
 
-    # Ready two minutes ago, and nobody published them (the worker that made it ready died).
-    two_minutes_ago = timezone.now() - timedelta(minutes=2)
+    # Ready past the grace, and nobody published them (the worker that made it ready died).
+    past_the_grace = timezone.now() - timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S + 60)
     ReportTask.objects.filter(report_id=report_id, queue="fast").update(
-        state=TaskState.DONE, finished_at=two_minutes_ago
+        state=TaskState.DONE, finished_at=past_the_grace
     )
     Report.objects.filter(pk=report_id).update(
-        fast_done=2, ready_at=two_minutes_ago, status=ReportStatus.READY
+        fast_done=2, ready_at=past_the_grace, status=ReportStatus.READY
     )
     assert report_tasks_reap(now=timezone.now()) == 2
     assert not held.exists()

@@ -202,6 +202,31 @@ def test_storage_audit_reports_both_ways_and_repairs(owner):
         call_command("storage_audit", "--grace-seconds", "soon")
 
 
+def test_storage_audit_repair_leaves_exports_and_other_apps_files_alone(owner):
+    from exports.models import Export, ExportState
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    run_all(report)
+    export_file = default_storage.save(
+        f"reports/exports/{report.pk.hex}/g1/1-1.csv", ContentFile(b"player_id\r\n", name="e.csv")
+    )
+    Export.objects.create(
+        report=report, generation=1, format="csv", state=ExportState.DONE, storage_key=export_file
+    )
+    # Another app's file under reports/ that no row of this app names (a share copy).
+    share = default_storage.save("reports/shares/abc/report.json", ContentFile(b"{}", name="s.json"))
+    # A partial's file still is this audit's business.
+    orphan = default_storage.save("reports/partials/profile/v1/0/orphan2.json", ContentFile(b"{}"))
+
+    storage_audit(repair=True, grace_s=0)
+
+    assert default_storage.exists(export_file) and default_storage.exists(share)
+    assert not default_storage.exists(orphan)
+    assert default_storage.exists(ReportTask.objects.get(report=report).partial_key)
+    default_storage.delete(share)
+
+
 def test_the_orphan_purge_keeps_a_key_another_record_still_computes(
     owner, django_user_model, django_capture_on_commit_callbacks
 ):
@@ -381,3 +406,217 @@ def test_a_retry_while_sections_are_outstanding_keeps_the_pinned_models(owner):
     report.refresh_from_db()
     assert report.model_versions == pinned
     assert ReportTask.objects.get(pk=tasks[first].pk).partial_key == tasks[first].partial_key
+
+
+def test_a_refused_delivery_stops_its_chain_and_a_done_one_carries_it_on(owner):
+    """The adapter: a delivery whose record a live process holds must not run the chained `visuals` without upstream."""
+    from celery.exceptions import Ignore
+
+    from reports import tasks as report_tasks
+
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    ReportTask.objects.filter(pk=shot_map.pk).update(
+        state=TaskState.RUNNING, started_at=timezone.now(), attempts=1, claimed_by=runner.claimant()
+    )
+    with pytest.raises(Ignore):
+        report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk)
+    assert ReportTask.objects.get(pk=shot_map.pk).attempts == 1
+
+    # Ended done (its worker died after the commit, before the chain went on): the chain goes on with the partial.
+    ReportTask.objects.filter(pk=shot_map.pk).update(state=TaskState.QUEUED)
+    runner.report_task_run(report_task_id=shot_map.pk)
+    assert report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk) == {
+        "partial_key": shot_map.partial_key
+    }
+
+
+def test_a_parent_requeued_by_the_reconciler_takes_its_queued_dependent_along(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    stale = timezone.now() - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S + 1)
+    ReportTask.objects.filter(report=report).update(dispatched_at=stale)
+    ReportTask.objects.filter(report=report, section="shot_map").update(
+        state=TaskState.RUNNING, started_at=stale, attempts=1
+    )
+    Outbox.objects.all().delete()
+
+    assert services.reports_reconcile()["reclaimed"] == 1
+    records = {t.section: t for t in ReportTask.objects.filter(report=report)}
+    assert records["shot_map"].state == TaskState.QUEUED and records["shot_map"].dispatched_at is None
+    # Its chained dependent is published again with it, not left marked dispatched with no message.
+    assert records["visuals"].state == TaskState.QUEUED and records["visuals"].dispatched_at is None
+
+
+def test_a_parent_requeued_by_a_heal_takes_its_queued_dependent_along(owner):
+    from reports.healing import report_partials_missing
+
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    runner.report_task_run(report_task_id=shot_map.pk)
+    ReportTask.objects.filter(report=report, section="visuals").update(dispatched_at=timezone.now())
+    report.refresh_from_db()
+
+    assert report_partials_missing(
+        report_id=report.pk, generation=report.generation, keys=[shot_map.partial_key]
+    )
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    assert visuals.state == TaskState.QUEUED and visuals.dispatched_at is None
+
+
+def test_a_dependent_whose_parent_was_just_requeued_retries_instead_of_failing(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[:1], sections=["shot_map", "visuals"]
+    )
+    shot_map = ReportTask.objects.get(report=report, section="shot_map")
+    visuals = ReportTask.objects.get(report=report, section="visuals")
+    # shot_map queued again (a heal) when visuals' message, published on its own, is consumed.
+    with pytest.raises(runner.TransientError):
+        runner.report_task_run(report_task_id=visuals.pk)
+    visuals.refresh_from_db()
+    assert visuals.state == TaskState.RETRYING and "shot_map" in visuals.error
+
+    runner.report_task_run(report_task_id=shot_map.pk)
+    runner.report_task_run(report_task_id=visuals.pk)
+    visuals.refresh_from_db()
+    assert visuals.state == TaskState.DONE and visuals.attempts == 2
+    report.refresh_from_db()
+    assert report.status == ReportStatus.COMPLETE
+
+    # Bounded: a parent that never ends fails the dependent on the last attempt.
+    again, _ = services.report_create(
+        owner=owner, player_ids=league.player_ids[1:2], sections=["shot_map", "visuals"]
+    )
+    waiting = ReportTask.objects.get(report=again, section="visuals")
+    ReportTask.objects.filter(pk=waiting.pk).update(attempts=settings.REPORT_TASK_MAX_ATTEMPTS - 1)
+    assert runner.report_task_run(report_task_id=waiting.pk) is None
+    waiting.refresh_from_db()
+    assert (
+        waiting.state == TaskState.FAILED and waiting.error == "depends on shot_map, which has not finished"
+    )
+
+
+def test_a_reusable_partial_purged_during_creation_is_computed_again_not_a_500(owner, monkeypatch):
+    league = small_league()
+    player = league.player_ids[0]
+    first, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    run_all(first)
+    # Its partial an orphan, as when its report was deleted with its file kept for a while.
+    ReportTask.objects.filter(report=first).update(partial=None)
+    chosen = services._stored_partials
+
+    def read_then_purged(keys):
+        rows = chosen(keys)
+        assert rows  # chosen for reuse ...
+        services.partials_delete_orphans()  # ... and purged before the creation's transaction
+        return rows
+
+    monkeypatch.setattr(services, "_stored_partials", read_then_purged)
+    second, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+
+    assert second.fast_reused == 0
+    task = ReportTask.objects.get(report=second)
+    assert task.state == TaskState.QUEUED and task.partial_id is None
+    runner.report_task_run(report_task_id=task.pk)
+    second.refresh_from_db()
+    assert second.status == ReportStatus.COMPLETE
+
+
+def test_the_reconciler_leaves_records_a_pending_publish_or_dispatch_task_will_send(owner, settings):
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:2], sections=["profile"])
+    # Not committed here, so its publish row was never run: it is the pending publish.
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).count() == 1
+    soon = timezone.now() + timedelta(minutes=2)
+    # A dispatch task waiting minutes behind a backed-up queue: its records are not lost yet.
+    assert services.reports_reconcile(now=soon)["reclaimed"] == 0
+    late = timezone.now() + timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S + 60)
+    for _ in range(2):
+        assert services.reports_reconcile(now=late)["reclaimed"] == 2
+    # Still one publish row: it publishes every undispatched record of the report.
+    assert Outbox.objects.filter(report_id=report.pk, kind=OutboxKind.PUBLISH).count() == 1
+
+
+def test_two_dispatches_of_one_report_do_not_run_at_once(owner, monkeypatch):
+    from django.db import connection, connections
+
+    from reports import dispatch
+
+    if connection.vendor != "mysql":
+        pytest.skip("the dispatch lock is MySQL's GET_LOCK; there is none on SQLite")
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:  # another process's dispatch of the same report, under way
+            cursor.execute("SELECT GET_LOCK(%s, 0)", [f"reports.dispatch:{report.pk.hex}"])
+        monkeypatch.setattr(dispatch, "DISPATCH_LOCK_WAIT_S", 1)
+        with pytest.raises(TimeoutError):
+            dispatch.report_dispatch(report_id=report.pk)
+        assert ReportTask.objects.filter(report=report, dispatched_at__isnull=True).count() == 1
+    finally:
+        other.close()
+
+
+def test_a_retry_takes_over_the_record_its_attempt_could_not_mark_retrying(owner, monkeypatch):
+    """A database blip: the end fails, marking the record retrying fails too; the retry must not wait 390 s."""
+    from django.db import OperationalError
+
+    league = small_league()
+    report, _ = services.report_create(owner=owner, player_ids=league.player_ids[:1], sections=["profile"])
+    task = ReportTask.objects.get(report=report)
+
+    def finish_on_a_dead_connection(*args, **kwargs):
+        raise OperationalError(2013, "Lost connection to server during query")
+
+    monkeypatch.setattr(runner, "_finish", finish_on_a_dead_connection)
+    # Its update failed and was swallowed; the test's own connection is not closed.
+    monkeypatch.setattr(runner, "_mark_retrying", lambda task, exc: None)
+    monkeypatch.setattr(runner.connections, "close_all", lambda: None)
+    with pytest.raises(runner.TransientError) as failed:
+        runner.report_task_run(report_task_id=task.pk)
+    monkeypatch.undo()
+    task.refresh_from_db()
+    assert (
+        task.state == TaskState.RUNNING and task.claimed_by == runner.claimant()
+    )  # a live claimant: this process
+
+    # Another delivery is still refused: the record looks held.
+    assert runner.report_task_run(report_task_id=task.pk) is None
+    # The retry, with the failed attempt's claim, takes it over at once.
+    runner.report_task_run(report_task_id=task.pk, retry_of=failed.value.claim)
+    task.refresh_from_db()
+    assert task.state == TaskState.DONE and task.attempts == 2
+    # A stale claim (another attempt since) takes nothing over.
+    assert failed.value.claim == {"claimed_by": runner.claimant(), "attempts": 1}
+
+
+def test_a_late_file_deletion_spares_a_partial_computed_again_since(owner):
+    from reports import outbox
+
+    league = small_league()
+    player = league.player_ids[0]
+    first, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    run_all(first)
+    key = ReportTask.objects.get(report=first).partial_key
+    ReportTask.objects.filter(report=first).update(partial=None)  # an orphan, as after its report's deletion
+    assert services.partials_delete_orphans() == 1
+    deletion = Outbox.objects.get(kind=OutboxKind.DELETE_FILES)
+    assert key in deletion.payload["keys"]
+    # Before the deletion runs (its committer died), a new report computes the same key again.
+    second, _ = services.report_create(owner=owner, player_ids=[player], sections=["profile"])
+    assert second.fast_reused == 0
+    run_all(second)
+
+    assert outbox.outbox_run(row_id=deletion.pk) is True
+    assert default_storage.exists(key)
+    assert Partial.objects.get(key=key).writes == 1

@@ -517,6 +517,15 @@ def test_pizza_is_drawn_once_kept_beside_its_partial_and_listed_with_it(owner_cl
     )
 
 
+def test_a_pizza_whose_percentiles_file_is_gone_is_a_404_not_a_500(owner_client, user):
+    report = report_make(owner=user, players=1)
+    player_id = report.player_ids[0]
+    key = _percentiles_partial(report, player_id)
+    default_storage.delete(key)  # the bucket lost it
+    response = owner_client.get(f"/reports/{report.pk}/players/{player_id}/pizza.png")
+    assert response.status_code == 404
+
+
 def test_compare_shows_the_same_figures_in_columns_and_the_pools(owner_client, user):
     report = report_make(owner=user, players=2)
     for player_id in report.player_ids:

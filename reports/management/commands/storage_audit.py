@@ -25,7 +25,7 @@ class Command(BaseCommand):
         if grace_seconds is not None and grace_seconds < 0:
             raise CommandError("--grace-seconds must be 0 or more")
         result = storage_audit(repair=repair, grace_s=grace_seconds)
-        self.stdout.write(f"objects under reports/: {result.objects}")
+        self.stdout.write(f"objects under reports/partials/ and reports/merged/: {result.objects}")
         self.stdout.write(f"partial rows: {result.partial_rows}")
         self.stdout.write(f"partial rows whose object is gone: {result.missing_partials}")
         self.stdout.write(f"merged files gone: {result.missing_merged}")
