@@ -148,11 +148,6 @@ def slow_worker_env(worker_pool, transactional_db):
         worker_pool.env = {**usual, **extra}
         worker_pool.start("slow")
 
-    # A fresh fast worker too: on the embedded stack a fast worker left running
-    # by earlier tests was seen to stop taking messages from the filesystem
-    # transport (CI; likely a broadcast cancel_consumer of an earlier bench
-    # test reaching every worker), and this flow needs both queues.
-    worker_pool.stop("fast")
     worker_pool.start("fast")
     yield restart
     worker_pool.stop("slow")

@@ -48,7 +48,9 @@ class Processes:
         """A worker of the project on a queue of its own, over RabbitMQ: (queue, node, a client app, process)."""
         queue = f"{name}-{uuid.uuid4().hex[:12]}"
         node = f"{queue}@localhost"
-        client = Celery(name, broker=RABBITMQ_URL)
+        # Not the current app: the project's dispatch publishes through current_app,
+        # and a client app left current sent later tests' sections to RabbitMQ.
+        client = Celery(name, broker=RABBITMQ_URL, set_as_current=False)
         process = self.start(
             "worker",
             [CELERY, "-A", "config", "worker", "-Q", queue, pool, "-n", node, "--loglevel=INFO"],

@@ -30,7 +30,7 @@ def test_workers_run_our_consumer():
 @pytest.mark.services
 def test_the_event_connection_does_not_confirm_and_task_publishes_still_do(require_service):
     require_service("rabbitmq")
-    app = Celery("consumer-test", broker=RABBITMQ_URL)
+    app = Celery("consumer-test", broker=RABBITMQ_URL, set_as_current=False)  # see tasks/tests/conftest.py
     # As config/settings/base.py sets it for RabbitMQ.
     app.conf.broker_transport_options = {"confirm_publish": True}
 
