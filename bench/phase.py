@@ -180,8 +180,11 @@ def _measure(
 
     say = measures.say
     figures: dict = {}
-    say("migrating the app tables...")
+    say("migrating the app tables, collecting the static files...")
     call_command("migrate", interactive=False, verbosity=0)
+    # The production settings serve hashed files from a manifest, as `make run`
+    # does after its collectstatic: without it every page is a 500.
+    call_command("collectstatic", interactive=False, verbosity=0)
     if production and "football" in settings.DATABASES:
         figures["stack.production.football_router"] = "football tables via FOOTBALL_DATABASE_URL"
     if not production:
