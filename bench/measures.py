@@ -99,6 +99,10 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
     version = data_version()
     figures: dict = {}
     upstream: dict[tuple[str, int], dict] = {}
+    # CPU of the fast sections' compute alone, this process's own (the
+    # database's share is MariaDB's): what a worker spends on the work itself,
+    # against which the pipeline's own CPU per section is set (derived).
+    fast_cpu_s, fast_computed = 0.0, 0
     for player_id in [warm_up_player, *player_ids]:
         for section in REGISTRY:
             context = SectionContext(
@@ -106,7 +110,7 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
                 data_version=version,
                 upstream=upstream.get((section.depends_on, player_id)) if section.depends_on else None,
             )
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             try:
                 content = section.compute(context)
             except SectionError as exc:
@@ -116,10 +120,16 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
                 logger.warning("section %s failed for player %s: %s", section.name, player_id, exc)
                 continue
             elapsed = (time.perf_counter() - started) * 1000
+            cpu_s = time.process_time() - cpu_started
             upstream[(section.name, player_id)] = content
             if player_id != warm_up_player:
                 figures.setdefault(section.name, []).append(elapsed)
+                if section.queue == "fast":
+                    fast_cpu_s += cpu_s
+                    fast_computed += 1
     out: dict = {"section_players": len(player_ids)}
+    if fast_computed:
+        out["compute_cpu_ms_per_section"] = rounded(fast_cpu_s * 1000 / fast_computed)
     for section in REGISTRY:
         times = figures.get(section.name, [])
         if times:
@@ -163,6 +173,29 @@ def consumers_paused(workers: dict[str, str]):
     finally:
         broker_purge()
         each("add_consumer")
+
+
+def reports_clear(workers: dict[str, str]) -> None:
+    """Every report deleted with its partials, once the workers are idle: the runs after it start cold.
+
+    A section still running when its report is deleted stores its partial
+    and finds no record to finish; those partials, with no report, are
+    deleted as orphans.
+    """
+    from celery import current_app
+
+    with consumers_paused(workers):
+        deadline = time.monotonic() + REPORT_DEADLINE_S
+        while True:
+            active = current_app.control.inspect(destination=list(workers.values()), timeout=5).active()
+            if not any((active or {}).values()):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
+            time.sleep(0.5)
+        for report in Report.objects.all():
+            services.report_delete(report=report)
+        services.partials_delete_orphans()
 
 
 def serial_fast(*, owner, player_ids: list[int], cpu_roots: dict[str, int] | None = None) -> dict:
@@ -565,6 +598,62 @@ def big_reports_and_pollers(
     }
 
 
+def big_ready(
+    client: ApiClient,
+    *,
+    owner,
+    sizes: tuple[int, ...],
+    workers: dict[str, str],
+    pool: multiprocessing.pool.Pool,
+    cpu_roots: dict[str, int] | None = None,
+) -> dict:
+    """Reports of the `sizes` most-played players, cold: ready time through the pipeline and on the local pool.
+
+    For each size, the local pool's run of the report's fast sections (as
+    parallel_fast, workers paused) and then the same players posted to the
+    API, from POST to the report's `ready_at`: `big_ready_vs_parallel` for the
+    largest size, and per fast section at each size, to show how the time
+    grows with the players. The reports ask for the fast sections only: ready
+    waits for nothing else (slow sections are published at ready), and a
+    500-player report's 2,000 slow sections would hold the two cores for
+    minutes after. Every partial must be gone before (each size is cold), and
+    each report is deleted after.
+    """
+    figures: dict = {}
+    for size in sizes:
+        players = most_played(size)
+        if Partial.objects.exists():
+            raise RuntimeError(f"partials are left before the {size}-player run; it would not be cold")
+        with consumers_paused(workers):
+            parallel = parallel_fast(pool, owner=owner, player_ids=players)
+        cpu_before = cpu.cpu_by_role(cpu_roots or {})
+        posted = time.time()
+        body, create_ms = client.report_create(
+            name=f"bench: {size} players, cold", player_ids=players, sections=FAST_SECTIONS
+        )
+        report = _wait_for(body["id"], lambda r: r.ready_at is not None)
+        used = cpu.cpu_used(cpu_before, cpu.cpu_by_role(cpu_roots or {}))
+        if report.fast_failed:
+            raise RuntimeError(f"the {size}-player report had {report.fast_failed} failed sections")
+        ready_s = report.ready_at.timestamp() - posted
+        sections = report.fast_total
+        services.report_delete(report=report)
+        figures[f"big_ready.{size}.players"] = len(players)
+        figures[f"big_ready.{size}.ready_s"] = rounded(ready_s)
+        figures[f"big_ready.{size}.parallel_s"] = rounded(parallel["parallel_fast_s"])
+        figures[f"big_ready.{size}.create_ms"] = rounded(create_ms)
+        figures[f"big_ready.{size}.ms_per_section"] = rounded(ready_s * 1000 / sections)
+        figures[f"big_ready.{size}.vs_parallel"] = rounded(ready_s / parallel["parallel_fast_s"])
+        if "fast_pool" in used:
+            figures[f"big_ready.{size}.fast_worker_cpu_ms_per_section"] = rounded(
+                used["fast_pool"] * 1000 / sections
+            )
+    largest = max(sizes)
+    figures["big_ready_s"] = figures[f"big_ready.{largest}.ready_s"]
+    figures["big_ready_vs_parallel"] = figures[f"big_ready.{largest}.vs_parallel"]
+    return figures
+
+
 def s3_costs(report_id: str) -> dict:
     """What the storage itself costs (moto on the production-like stack), measured from this process.
 
@@ -609,11 +698,26 @@ def s3_costs(report_id: str) -> dict:
 
 
 def derived(figures: dict) -> dict:
-    """The ratios of figures measured side by side in the same run (ready_vs_serial: paired_runs)."""
+    """The ratios of figures measured side by side in the same run (ready_vs_serial: paired_runs).
+
+    The pipeline's own CPU per fast section: what the fast worker (its main
+    process and its pool, from /proc) used from a squad's POST to ready,
+    per fast section, less what the sections' compute alone costs
+    (`compute_cpu_ms_per_section`, section_times). The rest is the claim, the
+    storage write, the bookkeeping and the worker's handling of the message.
+    """
     out = {
         "reuse_speedup": ratio(figures.get("squad_ready_s"), figures.get("reuse_ready_s")),
         "merged_vs_live": ratio(figures.get("merged_read_ms"), figures.get("live_merge_ms")),
     }
+    pool_s, players = figures.get("squad_ready_cpu.fast_pool_s"), figures.get("squad_players")
+    compute = figures.get("compute_cpu_ms_per_section")
+    if isinstance(pool_s, float | int) and players:
+        worker = pool_s * 1000 / (players * len(FAST_SECTIONS))
+        out["fast_worker_cpu_ms_per_section"] = worker
+        if isinstance(compute, float | int):
+            out["overhead_cpu_ms_per_section"] = worker - compute
+            out["overhead_vs_compute_cpu"] = ratio(worker - compute, compute)
     return {key: rounded(value) for key, value in out.items() if value is not None}
 
 
