@@ -311,8 +311,21 @@ def local_pool(processes: int = LOCAL_POOL_PROCESSES) -> Iterator[multiprocessin
         pool.join()
 
 
-def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
-    """A no-op task through broker, worker and result backend: round trip p50, and sustained throughput."""
+def celery_overhead(*, samples: int = 50, burst: int = 600, workers: dict[str, str] | None = None) -> dict:
+    """A no-op task through broker and worker: round trip p50, and sustained throughput.
+
+    `task_overhead_ms` is the round trip of a probe with its result (broker,
+    worker, Redis and back). `tasks_per_s` is the issue's "sustained no-op
+    sections": probes sent as sections are (acknowledged late, no result
+    stored, CELERY_TASK_ROUTES' fast queue), `burst` of them queued while the
+    fast worker is paused and then drained, timed from its resuming to the
+    end of a last probe queued behind them whose result is awaited. Drained
+    twice: the first drain grows the pool from one process
+    (`tasks_per_s_first_drain`), the second is the figure. Without `workers`
+    (the embedded stack) and as before this round (`tasks_with_results_per_s`),
+    `burst` probes with results are sent and awaited together, publishing
+    included.
+    """
     from celery import current_app, group
 
     probe = current_app.signature("tasks.probe_sleep", args=(0,), queue="fast")
@@ -325,12 +338,38 @@ def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
         times.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
     group(probe.clone() for _ in range(burst)).apply_async().get(timeout=600)
-    elapsed = time.perf_counter() - started
-    return {
+    with_results = burst / (time.perf_counter() - started)
+    figures = {
         "task_overhead_ms": rounded(percentile(times, 50)),
         "task_overhead_p95_ms": rounded(percentile(times, 95)),
-        "tasks_per_s": rounded(burst / elapsed),
+        "tasks_with_results_per_s": rounded(with_results),
+        "tasks_per_s": rounded(with_results),
     }
+    if workers and "fast" in workers:
+        drains = [_drain_rate(probe, node=workers["fast"], burst=burst) for _ in range(2)]
+        figures["tasks_per_s_first_drain"] = rounded(drains[0])
+        figures["tasks_per_s"] = rounded(drains[1])
+    return figures
+
+
+def _drain_rate(probe, *, node: str, burst: int) -> float:
+    """No-op probes per second that the fast worker drains from a queue holding `burst` of them."""
+    from celery import current_app
+
+    control = current_app.control
+    replies = control.cancel_consumer("fast", destination=[node], reply=True, timeout=10)
+    if not any(node in reply for reply in replies or ()):
+        raise RuntimeError(f"{node} did not stop consuming: {replies}")
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for _ in range(burst):
+                probe.apply_async(ignore_result=True, producer=producer)
+            last = probe.apply_async(producer=producer)
+    finally:
+        started = time.perf_counter()
+        control.add_consumer("fast", destination=[node], reply=True, timeout=10)
+    last.get(timeout=600)
+    return (burst + 1) / (time.perf_counter() - started)
 
 
 def _report_row(report_id: str) -> Report:

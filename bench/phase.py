@@ -261,7 +261,9 @@ def _measure(
         say("task round trips through broker and result backend...")
         # The filesystem transport polls its folder (every 0.2 s): fewer samples keep the run short.
         figures.update(
-            measures.celery_overhead() if production else measures.celery_overhead(samples=20, burst=100)
+            measures.celery_overhead(workers=workers)
+            if production
+            else measures.celery_overhead(samples=20, burst=100)
         )
     if "squad" in only:
         _squad_measures(
