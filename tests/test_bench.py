@@ -230,3 +230,28 @@ def test_cpu_by_role_sums_a_role_of_several_processes():
     finally:
         for burner in burners:
             burner.communicate(b"\n", timeout=30)
+
+
+def test_only_names_groups_of_measures_and_refuses_unknown_ones():
+    import argparse
+
+    from bench.phase import GROUPS, groups_parse
+
+    assert groups_parse("tasks, big") == frozenset({"tasks", "big"})
+    assert set(GROUPS) >= {"sections", "tasks", "squad", "pollers", "big"}
+    for bad in ("tasks,nope", "", ","):
+        with pytest.raises(argparse.ArgumentTypeError):
+            groups_parse(bad)
+
+
+def test_the_pipeline_overhead_is_the_fast_workers_cpu_per_section_beyond_the_compute():
+    from bench.measures import derived
+
+    # 25 players x 5 fast sections; the fast worker used 2.5 CPU-s to ready: 20 ms a section.
+    figures = derived(
+        {"squad_ready_cpu.fast_pool_s": 2.5, "squad_players": 25, "compute_cpu_ms_per_section": 5.0}
+    )
+    assert figures["fast_worker_cpu_ms_per_section"] == 20.0
+    assert figures["overhead_cpu_ms_per_section"] == 15.0
+    assert figures["overhead_vs_compute_cpu"] == 3.0
+    assert "overhead_cpu_ms_per_section" not in derived({"squad_players": 25})
