@@ -44,6 +44,8 @@ WATCH_INTERVAL_S = 0.1
 LIVE_READ_PAUSE_S = 0.25
 # Processes of the local pool that the parallel baseline runs on: as many as a worker's pool grows to.
 LOCAL_POOL_PROCESSES = 6
+# Tries of a remote-control command (pause, resume) before the run gives up.
+CONTROL_ATTEMPTS = 3
 # Runs of the serial baseline, the local pool and the cold squad report: their medians are the figures.
 RUNS = 3
 
@@ -163,8 +165,16 @@ def consumers_paused(workers: dict[str, str]):
 
     def each(command: str) -> None:
         for queue, node in workers.items():
-            replies = getattr(current_app.control, command)(queue, destination=[node], reply=True, timeout=10)
-            if not any(node in reply and "ok" in reply[node] for reply in replies or ()):
+            # A worker busy with thousands of messages (the 500-player reports)
+            # answered after the 10 s once, and the whole run was lost; both
+            # commands may be repeated (the answer is "ok" either way).
+            for _ in range(CONTROL_ATTEMPTS):
+                replies = getattr(current_app.control, command)(
+                    queue, destination=[node], reply=True, timeout=10
+                )
+                if any(node in reply and "ok" in reply[node] for reply in replies or ()):
+                    break
+            else:
                 raise RuntimeError(f"{command} {queue} on {node} answered {replies!r}")
 
     each("cancel_consumer")
@@ -184,18 +194,22 @@ def reports_clear(workers: dict[str, str]) -> None:
     """
     from celery import current_app
 
-    with consumers_paused(workers):
-        deadline = time.monotonic() + REPORT_DEADLINE_S
-        while True:
-            active = current_app.control.inspect(destination=list(workers.values()), timeout=5).active()
-            if not any((active or {}).values()):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
-            time.sleep(0.5)
-        for report in Report.objects.all():
-            services.report_delete(report=report)
-        services.partials_delete_orphans()
+    nodes = set(workers.values())
+    deadline = time.monotonic() + REPORT_DEADLINE_S
+    while True:
+        # Nothing new is published once the reports are gone: purge what
+        # waits, until no worker runs or holds a message.
+        broker_purge()
+        inspect = current_app.control.inspect(destination=sorted(nodes), timeout=10)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        if set(active) == nodes == set(reserved) and not any(active.values()) and not any(reserved.values()):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
+        time.sleep(1)
+    for report in Report.objects.all():
+        services.report_delete(report=report)
+    services.partials_delete_orphans()
 
 
 def serial_fast(*, owner, player_ids: list[int], cpu_roots: dict[str, int] | None = None) -> dict:
