@@ -5,11 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export DJANGO_SETTINGS_MODULE ?= config.settings.local
 
-.PHONY: help venv venv-dev demo test test-sqlite test-mysql run bench lint migrate clean
+.PHONY: help venv venv-dev demo test test-sqlite test-mysql test-cluster run bench lint migrate clean
 
 help:
 	@echo "make demo   - set up, import the World Cup 2018 demo data, build a real report with real workers"
 	@echo "make test   - set up and run the whole test suite (REQUIRE_SERVICES=1 makes missing services fail)"
+	@echo "make test-cluster - (root) hosts in network namespaces: a report over two worker hosts, one cut off"
 	@echo "make run    - web, fast and slow workers, beat and Flower in the foreground"
 	@echo "make bench  - the benchmark suite; writes var/bench/results.json"
 	@echo "make lint   - ruff and mypy"
@@ -53,6 +54,12 @@ test: venv-dev
 	else \
 		echo "skipped the production-like pass: mysqlclient is not installed (needs libmariadb-dev and pkg-config)"; \
 	fi
+
+# Scale-out across hosts (tests/cluster): a services, a web and two worker
+# hosts in network namespaces, on this machine's MariaDB, RabbitMQ and Redis.
+# Needs root; about three minutes.
+test-cluster: venv-dev
+	CLUSTER_TEST=1 DJANGO_SETTINGS_MODULE=config.settings.test $(PY) -m pytest tests/cluster -s -p no:cacheprovider $(PYTEST_ARGS)
 
 # honcho reads .env for every process, the migration and collectstatic
 # included (WhiteNoise serves the collected files from the web process). Without

@@ -1,6 +1,9 @@
 """make bench: the benchmark suite of CONTRACT section 9 and the performance issue.
 
-    python -m bench [--full] [--stack production|embedded|all] [--out PATH]
+    python -m bench [--full] [--stack production|embedded|all] [--only GROUPS] [--out PATH]
+
+`--only sections,tasks,squad,pollers,big` measures only those groups (bench.phase.GROUPS), for a quick
+look while working on one figure; the figures of record come from a whole `make bench`.
 
 Measures the import (or reuses its stored figures), then each stack in a
 process of its own (bench.phase), writes every figure with the machine's
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from . import importing, stack
 from .machine import machine_details
-from .phase import DEFAULT_FOOTBALL_DATABASE_URL
+from .phase import DEFAULT_FOOTBALL_DATABASE_URL, ONLY_HELP, groups_parse
 from .results import (
     FAST_SECTION_P95_MS,
     results_write,
@@ -42,15 +45,21 @@ NOTES = {
     "merged_read_ms": "p50 of data reads served from the merged file",
     "tasks_per_s": "no-op tasks, fast queue",
     "parallel_vs_serial": "the same fast sections on 6 local processes, no broker: what 2 cores give the work",
-    "ready_vs_parallel": "what the pipeline adds to that",
+    "ready_vs_parallel": "what the pipeline adds to that (25 players)",
+    "overhead_vs_compute_cpu": "fast worker CPU per section beyond the compute, over the compute's own",
+    "big_ready_vs_parallel": "the same for 500 players, fast sections",
+    "big_ready_s": "500 most-played players, cold, POST to ready",
 }
 
 
-def _phase(name: str, work: Path) -> dict:
+def _phase(name: str, work: Path, only: str | None) -> dict:
     out = work / f"{name}.json"
     out.unlink(missing_ok=True)
     print(f"== {name} stack", flush=True)
-    subprocess.run([sys.executable, "-m", "bench.phase", name, "--out", str(out)], cwd=stack.REPO, check=True)
+    command = [sys.executable, "-m", "bench.phase", name, "--out", str(out)]
+    if only:
+        command += ["--only", only]
+    subprocess.run(command, cwd=stack.REPO, check=True)
     return json.loads(out.read_text())
 
 
@@ -61,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--stack", choices=["production", "embedded", "all"], default="all")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", type=groups_parse, help=ONLY_HELP)
     args = parser.parse_args(argv)
+    only = ",".join(sorted(args.only)) if args.only else None
 
     started = time.monotonic()
     work = stack.REPO / "var" / "bench"
@@ -72,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
         football = football if football.startswith("mysql") else DEFAULT_FOOTBALL_DATABASE_URL
         print("== import", flush=True)
         figures.update(importing.import_figures(football_url=football, full=args.full, log_dir=work / "logs"))
-        figures.update(_phase("production", work))
+        figures.update(_phase("production", work, only))
     if args.stack in ("embedded", "all"):
-        figures.update({f"embedded.{key}": value for key, value in _phase("embedded", work).items()})
+        figures.update({f"embedded.{key}": value for key, value in _phase("embedded", work, only).items()})
     figures["run.seconds"] = rounded(time.monotonic() - started)
 
     targets = targets_for(figures, FAST_SECTIONS)

@@ -29,8 +29,13 @@ class ApiClient:
         _ = answer.content
         return answer, (time.perf_counter() - started) * 1000
 
-    def report_create(self, *, name: str, player_ids: list[int]) -> tuple[dict, float]:
-        answer, ms = self.request("POST", "/api/reports/", json={"name": name, "players": player_ids})
+    def report_create(
+        self, *, name: str, player_ids: list[int], sections: list[str] | None = None
+    ) -> tuple[dict, float]:
+        body: dict = {"name": name, "players": player_ids}
+        if sections is not None:
+            body["sections"] = sections
+        answer, ms = self.request("POST", "/api/reports/", json=body)
         if answer.status_code != 202:
             raise RuntimeError(f"POST /api/reports/ answered {answer.status_code}: {answer.text[:500]}")
         return answer.json(), ms

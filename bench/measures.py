@@ -44,6 +44,8 @@ WATCH_INTERVAL_S = 0.1
 LIVE_READ_PAUSE_S = 0.25
 # Processes of the local pool that the parallel baseline runs on: as many as a worker's pool grows to.
 LOCAL_POOL_PROCESSES = 6
+# Tries of a remote-control command (pause, resume) before the run gives up.
+CONTROL_ATTEMPTS = 3
 # Runs of the serial baseline, the local pool and the cold squad report: their medians are the figures.
 RUNS = 3
 
@@ -99,6 +101,10 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
     version = data_version()
     figures: dict = {}
     upstream: dict[tuple[str, int], dict] = {}
+    # CPU of the fast sections' compute alone, this process's own (the
+    # database's share is MariaDB's): what a worker spends on the work itself,
+    # against which the pipeline's own CPU per section is set (derived).
+    fast_cpu_s, fast_computed = 0.0, 0
     for player_id in [warm_up_player, *player_ids]:
         for section in REGISTRY:
             context = SectionContext(
@@ -106,7 +112,7 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
                 data_version=version,
                 upstream=upstream.get((section.depends_on, player_id)) if section.depends_on else None,
             )
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             try:
                 content = section.compute(context)
             except SectionError as exc:
@@ -116,10 +122,16 @@ def section_times(player_ids: list[int], *, warm_up_player: int) -> dict:
                 logger.warning("section %s failed for player %s: %s", section.name, player_id, exc)
                 continue
             elapsed = (time.perf_counter() - started) * 1000
+            cpu_s = time.process_time() - cpu_started
             upstream[(section.name, player_id)] = content
             if player_id != warm_up_player:
                 figures.setdefault(section.name, []).append(elapsed)
+                if section.queue == "fast":
+                    fast_cpu_s += cpu_s
+                    fast_computed += 1
     out: dict = {"section_players": len(player_ids)}
+    if fast_computed:
+        out["compute_cpu_ms_per_section"] = rounded(fast_cpu_s * 1000 / fast_computed)
     for section in REGISTRY:
         times = figures.get(section.name, [])
         if times:
@@ -153,8 +165,16 @@ def consumers_paused(workers: dict[str, str]):
 
     def each(command: str) -> None:
         for queue, node in workers.items():
-            replies = getattr(current_app.control, command)(queue, destination=[node], reply=True, timeout=10)
-            if not any(node in reply and "ok" in reply[node] for reply in replies or ()):
+            # A worker busy with thousands of messages (the 500-player reports)
+            # answered after the 10 s once, and the whole run was lost; both
+            # commands may be repeated (the answer is "ok" either way).
+            for _ in range(CONTROL_ATTEMPTS):
+                replies = getattr(current_app.control, command)(
+                    queue, destination=[node], reply=True, timeout=10
+                )
+                if any(node in reply and "ok" in reply[node] for reply in replies or ()):
+                    break
+            else:
                 raise RuntimeError(f"{command} {queue} on {node} answered {replies!r}")
 
     each("cancel_consumer")
@@ -163,6 +183,33 @@ def consumers_paused(workers: dict[str, str]):
     finally:
         broker_purge()
         each("add_consumer")
+
+
+def reports_clear(workers: dict[str, str]) -> None:
+    """Every report deleted with its partials, once the workers are idle: the runs after it start cold.
+
+    A section still running when its report is deleted stores its partial
+    and finds no record to finish; those partials, with no report, are
+    deleted as orphans.
+    """
+    from celery import current_app
+
+    nodes = set(workers.values())
+    deadline = time.monotonic() + REPORT_DEADLINE_S
+    while True:
+        # Nothing new is published once the reports are gone: purge what
+        # waits, until no worker runs or holds a message.
+        broker_purge()
+        inspect = current_app.control.inspect(destination=sorted(nodes), timeout=10)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        if set(active) == nodes == set(reserved) and not any(active.values()) and not any(reserved.values()):
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
+        time.sleep(1)
+    for report in Report.objects.all():
+        services.report_delete(report=report)
+    services.partials_delete_orphans()
 
 
 def serial_fast(*, owner, player_ids: list[int], cpu_roots: dict[str, int] | None = None) -> dict:
@@ -278,8 +325,21 @@ def local_pool(processes: int = LOCAL_POOL_PROCESSES) -> Iterator[multiprocessin
         pool.join()
 
 
-def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
-    """A no-op task through broker, worker and result backend: round trip p50, and sustained throughput."""
+def celery_overhead(*, samples: int = 50, burst: int = 600, workers: dict[str, str] | None = None) -> dict:
+    """A no-op task through broker and worker: round trip p50, and sustained throughput.
+
+    `task_overhead_ms` is the round trip of a probe with its result (broker,
+    worker, Redis and back). `tasks_per_s` is the issue's "sustained no-op
+    sections": probes sent as sections are (acknowledged late, no result
+    stored, CELERY_TASK_ROUTES' fast queue), `burst` of them queued while the
+    fast worker is paused and then drained, timed from its resuming to the
+    end of a last probe queued behind them whose result is awaited. Drained
+    twice: the first drain grows the pool from one process
+    (`tasks_per_s_first_drain`), the second is the figure. Without `workers`
+    (the embedded stack) and as before this round (`tasks_with_results_per_s`),
+    `burst` probes with results are sent and awaited together, publishing
+    included.
+    """
     from celery import current_app, group
 
     probe = current_app.signature("tasks.probe_sleep", args=(0,), queue="fast")
@@ -292,12 +352,38 @@ def celery_overhead(*, samples: int = 50, burst: int = 600) -> dict:
         times.append((time.perf_counter() - started) * 1000)
     started = time.perf_counter()
     group(probe.clone() for _ in range(burst)).apply_async().get(timeout=600)
-    elapsed = time.perf_counter() - started
-    return {
+    with_results = burst / (time.perf_counter() - started)
+    figures = {
         "task_overhead_ms": rounded(percentile(times, 50)),
         "task_overhead_p95_ms": rounded(percentile(times, 95)),
-        "tasks_per_s": rounded(burst / elapsed),
+        "tasks_with_results_per_s": rounded(with_results),
+        "tasks_per_s": rounded(with_results),
     }
+    if workers and "fast" in workers:
+        drains = [_drain_rate(probe, node=workers["fast"], burst=burst) for _ in range(2)]
+        figures["tasks_per_s_first_drain"] = rounded(drains[0])
+        figures["tasks_per_s"] = rounded(drains[1])
+    return figures
+
+
+def _drain_rate(probe, *, node: str, burst: int) -> float:
+    """No-op probes per second that the fast worker drains from a queue holding `burst` of them."""
+    from celery import current_app
+
+    control = current_app.control
+    replies = control.cancel_consumer("fast", destination=[node], reply=True, timeout=10)
+    if not any(node in reply for reply in replies or ()):
+        raise RuntimeError(f"{node} did not stop consuming: {replies}")
+    try:
+        with current_app.producer_or_acquire() as producer:
+            for _ in range(burst):
+                probe.apply_async(ignore_result=True, producer=producer)
+            last = probe.apply_async(producer=producer)
+    finally:
+        started = time.perf_counter()
+        control.add_consumer("fast", destination=[node], reply=True, timeout=10)
+    last.get(timeout=600)
+    return (burst + 1) / (time.perf_counter() - started)
 
 
 def _report_row(report_id: str) -> Report:
@@ -565,6 +651,62 @@ def big_reports_and_pollers(
     }
 
 
+def big_ready(
+    client: ApiClient,
+    *,
+    owner,
+    sizes: tuple[int, ...],
+    workers: dict[str, str],
+    pool: multiprocessing.pool.Pool,
+    cpu_roots: dict[str, int] | None = None,
+) -> dict:
+    """Reports of the `sizes` most-played players, cold: ready time through the pipeline and on the local pool.
+
+    For each size, the local pool's run of the report's fast sections (as
+    parallel_fast, workers paused) and then the same players posted to the
+    API, from POST to the report's `ready_at`: `big_ready_vs_parallel` for the
+    largest size, and per fast section at each size, to show how the time
+    grows with the players. The reports ask for the fast sections only: ready
+    waits for nothing else (slow sections are published at ready), and a
+    500-player report's 2,000 slow sections would hold the two cores for
+    minutes after. Every partial must be gone before (each size is cold), and
+    each report is deleted after.
+    """
+    figures: dict = {}
+    for size in sizes:
+        players = most_played(size)
+        if Partial.objects.exists():
+            raise RuntimeError(f"partials are left before the {size}-player run; it would not be cold")
+        with consumers_paused(workers):
+            parallel = parallel_fast(pool, owner=owner, player_ids=players)
+        cpu_before = cpu.cpu_by_role(cpu_roots or {})
+        posted = time.time()
+        body, create_ms = client.report_create(
+            name=f"bench: {size} players, cold", player_ids=players, sections=FAST_SECTIONS
+        )
+        report = _wait_for(body["id"], lambda r: r.ready_at is not None)
+        used = cpu.cpu_used(cpu_before, cpu.cpu_by_role(cpu_roots or {}))
+        if report.fast_failed:
+            raise RuntimeError(f"the {size}-player report had {report.fast_failed} failed sections")
+        ready_s = report.ready_at.timestamp() - posted
+        sections = report.fast_total
+        services.report_delete(report=report)
+        figures[f"big_ready.{size}.players"] = len(players)
+        figures[f"big_ready.{size}.ready_s"] = rounded(ready_s)
+        figures[f"big_ready.{size}.parallel_s"] = rounded(parallel["parallel_fast_s"])
+        figures[f"big_ready.{size}.create_ms"] = rounded(create_ms)
+        figures[f"big_ready.{size}.ms_per_section"] = rounded(ready_s * 1000 / sections)
+        figures[f"big_ready.{size}.vs_parallel"] = rounded(ready_s / parallel["parallel_fast_s"])
+        if "fast_pool" in used:
+            figures[f"big_ready.{size}.fast_worker_cpu_ms_per_section"] = rounded(
+                used["fast_pool"] * 1000 / sections
+            )
+    largest = max(sizes)
+    figures["big_ready_s"] = figures[f"big_ready.{largest}.ready_s"]
+    figures["big_ready_vs_parallel"] = figures[f"big_ready.{largest}.vs_parallel"]
+    return figures
+
+
 def s3_costs(report_id: str) -> dict:
     """What the storage itself costs (moto on the production-like stack), measured from this process.
 
@@ -609,11 +751,26 @@ def s3_costs(report_id: str) -> dict:
 
 
 def derived(figures: dict) -> dict:
-    """The ratios of figures measured side by side in the same run (ready_vs_serial: paired_runs)."""
+    """The ratios of figures measured side by side in the same run (ready_vs_serial: paired_runs).
+
+    The pipeline's own CPU per fast section: what the fast worker (its main
+    process and its pool, from /proc) used from a squad's POST to ready,
+    per fast section, less what the sections' compute alone costs
+    (`compute_cpu_ms_per_section`, section_times). The rest is the claim, the
+    storage write, the bookkeeping and the worker's handling of the message.
+    """
     out = {
         "reuse_speedup": ratio(figures.get("squad_ready_s"), figures.get("reuse_ready_s")),
         "merged_vs_live": ratio(figures.get("merged_read_ms"), figures.get("live_merge_ms")),
     }
+    pool_s, players = figures.get("squad_ready_cpu.fast_pool_s"), figures.get("squad_players")
+    compute = figures.get("compute_cpu_ms_per_section")
+    if isinstance(pool_s, float | int) and players:
+        worker = pool_s * 1000 / (players * len(FAST_SECTIONS))
+        out["fast_worker_cpu_ms_per_section"] = worker
+        if isinstance(compute, float | int):
+            out["overhead_cpu_ms_per_section"] = worker - compute
+            out["overhead_vs_compute_cpu"] = ratio(worker - compute, compute)
     return {key: rounded(value) for key, value in out.items() if value is not None}
 
 

@@ -42,6 +42,11 @@ SQUAD_TEAM, SQUAD_COMPETITION, SQUAD_SIZE = "Manchester City", 364, 25
 OTHER_TEAM, OTHER_COMPETITION, OTHER_SIZE = "Barcelona", 795, 8
 EMBEDDED_TEAM, EMBEDDED_COMPETITION = "France", 28
 BIG_REPORT_PLAYERS = 500
+# Report sizes whose cold ready time is measured (big_ready): with the squad's
+# 25, how the time grows with the players.
+BIG_READY_SIZES = (100, BIG_REPORT_PLAYERS)
+# The groups of measurements `--only` may name (all of them without it).
+GROUPS = ("sections", "tasks", "squad", "pollers", "big")
 POLLERS, POLL_SECONDS = 100, 20
 
 
@@ -109,13 +114,27 @@ def embedded_env(base: dict[str, str], var_dir: Path) -> dict[str, str]:
     return env
 
 
+ONLY_HELP = (
+    f"measure only these groups, comma-separated, of {', '.join(GROUPS)} (for a quick look while working;"
+    " the figures of record come from a whole run)"
+)
+
+
+def groups_parse(text: str) -> frozenset[str]:
+    chosen = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = chosen - set(GROUPS)
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"unknown groups {sorted(unknown)}; choose from {', '.join(GROUPS)}")
+    return chosen
+
+
 def _safe_url(url: str) -> str:
     parts = urlsplit(url)
     host = parts.hostname or ""
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
-def run_production(out: Path) -> dict:
+def run_production(out: Path, only: frozenset[str]) -> dict:
     var_dir = stack.REPO / "var" / "bench" / "production"
     log_dir = var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -138,11 +157,13 @@ def run_production(out: Path) -> dict:
                 "stack.production.storage": "S3 on moto_server (in memory, local HTTP)",
             }
         )
-        figures.update(_measure(env, log_dir, cleanup, production=True, cpu_roots={"moto": moto.popen.pid}))
+        figures.update(
+            _measure(env, log_dir, cleanup, production=True, cpu_roots={"moto": moto.popen.pid}, only=only)
+        )
     return figures
 
 
-def run_embedded(out: Path) -> dict:
+def run_embedded(out: Path, only: frozenset[str]) -> dict:
     var_dir = stack.REPO / "var" / "bench" / "embedded"
     log_dir = var_dir / "logs"
     # A fresh var folder: an empty database, broker folders and media each run.
@@ -152,7 +173,7 @@ def run_embedded(out: Path) -> dict:
     os.environ.clear()
     os.environ.update(env)
     with ExitStack() as cleanup:
-        return _measure(env, log_dir, cleanup, production=False)
+        return _measure(env, log_dir, cleanup, production=False, only=only)
 
 
 def _measure(
@@ -162,6 +183,7 @@ def _measure(
     *,
     production: bool,
     cpu_roots: dict[str, int] | None = None,
+    only: frozenset[str] = frozenset(GROUPS),
 ) -> dict:
     import django
 
@@ -175,8 +197,7 @@ def _measure(
     from django.core.management import call_command
 
     from . import measures
-    from .http import status_pollers
-    from .results import percentile, rounded
+    from .results import rounded
 
     say = measures.say
     figures: dict = {}
@@ -209,7 +230,7 @@ def _measure(
     figures["squad"] = f"{label}, {len(squad)} players"
     owner, token = measures.bench_owner()
 
-    if production:
+    if production and "sections" in only:
         _, others = measures.squad_pick(team=OTHER_TEAM, competition_id=OTHER_COMPETITION, size=OTHER_SIZE)
         sample = squad + [pid for pid in others if pid not in squad]
         warm_up = measures.most_played(1, exclude=set(sample))[0]
@@ -239,11 +260,81 @@ def _measure(
     )
     client = measures.ApiClient(base_url, token)
 
-    say("task round trips through broker and result backend...")
-    # The filesystem transport polls its folder (every 0.2 s): fewer samples keep the run short.
-    figures.update(
-        measures.celery_overhead() if production else measures.celery_overhead(samples=20, burst=100)
-    )
+    if "tasks" in only:
+        say("task round trips through broker and result backend...")
+        # The filesystem transport polls its folder (every 0.2 s): fewer samples keep the run short.
+        figures.update(
+            measures.celery_overhead(workers=workers)
+            if production
+            else measures.celery_overhead(samples=20, burst=100)
+        )
+    if "squad" in only:
+        _squad_measures(
+            figures,
+            client,
+            owner=owner,
+            squad=squad,
+            label=label,
+            workers=workers,
+            pool=pool,
+            cpu_roots=cpu_roots,
+            production=production,
+            base_url=base_url,
+            token=token,
+            log_dir=log_dir,
+        )
+    if production and "pollers" in only:
+        big = measures.most_played(BIG_REPORT_PLAYERS)
+        say(f"{BIG_REPORT_PLAYERS}-player reports...")
+        figures.update(
+            measures.big_reports_and_pollers(
+                client,
+                base_url=base_url,
+                token=token,
+                player_ids=big,
+                repeats=3,
+                pollers=POLLERS,
+                seconds=POLL_SECONDS,
+                log_dir=log_dir,
+            )
+        )
+    if production and "big" in only:
+        say("clearing every report and partial, so the big reports start cold...")
+        measures.reports_clear(workers)
+        say(
+            f"cold reports of {', '.join(str(size) for size in BIG_READY_SIZES)} players, each after its run"
+            f" on {measures.LOCAL_POOL_PROCESSES} local processes..."
+        )
+        figures.update(
+            measures.big_ready(
+                client, owner=owner, sizes=BIG_READY_SIZES, workers=workers, pool=pool, cpu_roots=cpu_roots
+            )
+        )
+    figures.update(measures.derived(figures))
+    return figures
+
+
+def _squad_measures(
+    figures: dict,
+    client,
+    *,
+    owner,
+    squad: list[int],
+    label: str,
+    workers: dict[str, str],
+    pool,
+    cpu_roots: dict,
+    production: bool,
+    base_url: str,
+    token: str,
+    log_dir: Path,
+) -> None:
+    """The paired serial, local-pool and cold squad runs, and what reads the squad's report after them."""
+    from . import measures
+    from .http import status_pollers
+    from .results import percentile, rounded
+
+    say = measures.say
 
     say(
         f"serial baseline (fast sections of {len(squad)} players, computed and stored in this process,"
@@ -281,22 +372,7 @@ def _measure(
     one, _ = client.report_create(name="bench: one player", player_ids=squad[:1])
     figures["status_1_player_ms"] = rounded(percentile(measures.status_sequential(client, one["id"]), 50))
 
-    if production:
-        big = measures.most_played(BIG_REPORT_PLAYERS)
-        say(f"{BIG_REPORT_PLAYERS}-player reports...")
-        figures.update(
-            measures.big_reports_and_pollers(
-                client,
-                base_url=base_url,
-                token=token,
-                player_ids=big,
-                repeats=3,
-                pollers=POLLERS,
-                seconds=POLL_SECONDS,
-                log_dir=log_dir,
-            )
-        )
-    else:
+    if not production:
         say(f"{POLLERS} pollers for {POLL_SECONDS} s on the squad report...")
         offset = stack.access_log_offset(log_dir)
         polled = status_pollers(
@@ -309,17 +385,16 @@ def _measure(
         figures["status_p99_ms"] = rounded(percentile(polled.latencies_ms, 99))
         figures["status_server_p50_ms"] = rounded(percentile(server, 50))
         figures["status_server_p99_ms"] = rounded(percentile(server, 99))
-    figures.update(measures.derived(figures))
-    return figures
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.phase")
     parser.add_argument("stack", choices=["production", "embedded"])
     parser.add_argument("--out", type=Path, required=True, help="where to write this stack's figures (JSON)")
+    parser.add_argument("--only", type=groups_parse, default=frozenset(GROUPS), help=ONLY_HELP)
     args = parser.parse_args(argv)
     run = run_production if args.stack == "production" else run_embedded
-    figures = run(args.out)
+    figures = run(args.out, args.only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2, sort_keys=True))
 

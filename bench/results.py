@@ -38,7 +38,14 @@ class Target:
 # The targets of the performance issue. Every fast section's p95 is bounded
 # too; those targets are added per section by `targets_for`.
 TARGETS: dict[str, Target] = {
-    "ready_vs_serial": Target("<=", 0.6),
+    # Issue 20, the second round: what the pipeline adds to the sections on
+    # this host, and what it costs per section. (`ready_vs_serial` <= 0.6 is
+    # retired: two cores give at best 0.5 of the serial time to the work
+    # itself, `parallel_vs_serial`; the figure is still reported.)
+    "ready_vs_parallel": Target("<=", 1.05),
+    "overhead_vs_compute_cpu": Target("<=", 1.0),
+    "big_ready_vs_parallel": Target("<=", 1.1),
+    "tasks_per_s": Target(">=", 400),
     "reuse_speedup": Target(">=", 10),
     "merged_vs_live": Target("<=", 0.1),
     "status_p99_ms": Target("<=", 50),

@@ -73,7 +73,7 @@ def test_targets_say_whether_a_figure_is_met():
 
 def test_every_fast_section_p95_gets_a_target_and_misses_are_listed():
     figures = {
-        "ready_vs_serial": 1.08,
+        "ready_vs_parallel": 1.08,
         "reuse_speedup": 113.0,
         "section_ms.profile.p95": 15.8,
         "section_ms.season_stats.p95": 151.0,
@@ -83,7 +83,7 @@ def test_every_fast_section_p95_gets_a_target_and_misses_are_listed():
     assert "section_ms.profile.p95" in targets
     assert "section_ms.heatmap.p95" not in targets  # not measured, not listed
     assert "section_ms.visuals.p95" not in targets
-    assert targets_missed(figures, targets) == ["ready_vs_serial", "section_ms.season_stats.p95"]
+    assert targets_missed(figures, targets) == ["ready_vs_parallel", "section_ms.season_stats.p95"]
 
 
 def test_results_file_is_one_flat_sorted_json_object(tmp_path):
@@ -230,3 +230,28 @@ def test_cpu_by_role_sums_a_role_of_several_processes():
     finally:
         for burner in burners:
             burner.communicate(b"\n", timeout=30)
+
+
+def test_only_names_groups_of_measures_and_refuses_unknown_ones():
+    import argparse
+
+    from bench.phase import GROUPS, groups_parse
+
+    assert groups_parse("tasks, big") == frozenset({"tasks", "big"})
+    assert set(GROUPS) >= {"sections", "tasks", "squad", "pollers", "big"}
+    for bad in ("tasks,nope", "", ","):
+        with pytest.raises(argparse.ArgumentTypeError):
+            groups_parse(bad)
+
+
+def test_the_pipeline_overhead_is_the_fast_workers_cpu_per_section_beyond_the_compute():
+    from bench.measures import derived
+
+    # 25 players x 5 fast sections; the fast worker used 2.5 CPU-s to ready: 20 ms a section.
+    figures = derived(
+        {"squad_ready_cpu.fast_pool_s": 2.5, "squad_players": 25, "compute_cpu_ms_per_section": 5.0}
+    )
+    assert figures["fast_worker_cpu_ms_per_section"] == 20.0
+    assert figures["overhead_cpu_ms_per_section"] == 15.0
+    assert figures["overhead_vs_compute_cpu"] == 3.0
+    assert "overhead_cpu_ms_per_section" not in derived({"squad_players": 25})

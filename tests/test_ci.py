@@ -1,4 +1,4 @@
-"""`.ci/run`: valid bash, strict, and with the services up it only runs `make test` with REQUIRE_SERVICES=1."""
+"""`.ci/run`: valid bash, strict, and with the services up it runs `make test`, then `make test-cluster`, with REQUIRE_SERVICES=1."""
 
 import os
 import shutil
@@ -35,7 +35,7 @@ def test_with_services_running_it_runs_make_test_and_returns_its_status(tmp_path
     record = tmp_path / "make-called"
     fake_make = tmp_path / "bin" / "make"
     fake_make.parent.mkdir()
-    fake_make.write_text(f'#!/bin/sh\necho "$@ REQUIRE_SERVICES=$REQUIRE_SERVICES" > {record}\nexit 3\n')
+    fake_make.write_text(f'#!/bin/sh\necho "$@ REQUIRE_SERVICES=$REQUIRE_SERVICES" >> {record}\nexit 3\n')
     fake_make.chmod(0o755)
 
     finished = subprocess.run(
@@ -48,7 +48,9 @@ def test_with_services_running_it_runs_make_test_and_returns_its_status(tmp_path
     )
 
     assert finished.returncode == 3
-    assert record.read_text().strip() == "test REQUIRE_SERVICES=1"
+    # The cluster test runs even when the suite failed; the suite's status wins.
+    assert record.read_text().splitlines() == ["test REQUIRE_SERVICES=1", "test-cluster REQUIRE_SERVICES=1"]
     for service in ("mariadb", "redis", "rabbitmq"):
         assert f"{service} already running" in finished.stdout
     assert "make test exited with 3" in finished.stdout
+    assert "make test-cluster exited with 3" in finished.stdout

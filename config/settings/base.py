@@ -240,6 +240,14 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# AMQP heartbeats (seconds) of the worker's broker connection. They are how
+# RabbitMQ notices a worker host that vanished (power, network) rather than
+# closed its connection: the broker closes it after about this long without a
+# frame, and only then requeues the host's unacknowledged messages for the
+# other workers. RabbitMQ uses the lower of its own (60) and the client's
+# value; Celery's default of 120 left a lost host's sections waiting a minute.
+# Measured across hosts by `make test-cluster` (docs/operations.md).
+CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=30)
 # Every task's queue, in one place (CONTRACT section 6: `fast` and `slow`).
 CELERY_TASK_ROUTES = {
     "reports.compute_fast_section": {"queue": "fast"},
