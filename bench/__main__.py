@@ -1,11 +1,13 @@
 """make bench: the benchmark suite of CONTRACT section 9 and the performance issue.
 
-    python -m bench [--full] [--stack production|embedded|all] [--out PATH]
+    python -m bench [--full] [--stack production|embedded|all] [--only fair] [--out PATH]
 
 Measures the import (or reuses its stored figures), then each stack in a
 process of its own (bench.phase), writes every figure with the machine's
 details to var/bench/results.json and prints them as a table beside their
-targets. Figures of the embedded stack are prefixed `embedded.`.
+targets. Figures of the embedded stack are prefixed `embedded.`. `--only fair`
+runs only the fair-share measures (issue 17) on the production-like stack,
+with the same workers and web server as the full run, and skips the import.
 Exits non-zero only when a measurement could not be made; a missed target is
 printed (and listed under `targets_missed`), since it is a finding, not a crash.
 """
@@ -46,11 +48,12 @@ NOTES = {
 }
 
 
-def _phase(name: str, work: Path) -> dict:
+def _phase(name: str, work: Path, *, only: str | None = None) -> dict:
     out = work / f"{name}.json"
     out.unlink(missing_ok=True)
     print(f"== {name} stack", flush=True)
-    subprocess.run([sys.executable, "-m", "bench.phase", name, "--out", str(out)], cwd=stack.REPO, check=True)
+    command = [sys.executable, "-m", "bench.phase", name, "--out", str(out)]
+    subprocess.run([*command, "--only", only] if only else command, cwd=stack.REPO, check=True)
     return json.loads(out.read_text())
 
 
@@ -60,8 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         "--full", action="store_true", help="measure the full import even if figures are stored"
     )
     parser.add_argument("--stack", choices=["production", "embedded", "all"], default="all")
+    parser.add_argument("--only", choices=["fair"], help="only the fair-share measures (issue 17)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.only:
+        args.stack = "production"
 
     started = time.monotonic()
     work = stack.REPO / "var" / "bench"
@@ -70,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.stack in ("production", "all"):
         football = os.environ.get("FOOTBALL_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
         football = football if football.startswith("mysql") else DEFAULT_FOOTBALL_DATABASE_URL
-        print("== import", flush=True)
-        figures.update(importing.import_figures(football_url=football, full=args.full, log_dir=work / "logs"))
-        figures.update(_phase("production", work))
+        if not args.only:
+            print("== import", flush=True)
+            figures.update(
+                importing.import_figures(football_url=football, full=args.full, log_dir=work / "logs")
+            )
+        figures.update(_phase("production", work, only=args.only))
     if args.stack in ("embedded", "all"):
         figures.update({f"embedded.{key}": value for key, value in _phase("embedded", work).items()})
     figures["run.seconds"] = rounded(time.monotonic() - started)

@@ -115,7 +115,7 @@ def _safe_url(url: str) -> str:
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
 
 
-def run_production(out: Path) -> dict:
+def run_production(out: Path, *, only: str | None = None) -> dict:
     var_dir = stack.REPO / "var" / "bench" / "production"
     log_dir = var_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -138,11 +138,13 @@ def run_production(out: Path) -> dict:
                 "stack.production.storage": "S3 on moto_server (in memory, local HTTP)",
             }
         )
-        figures.update(_measure(env, log_dir, cleanup, production=True, cpu_roots={"moto": moto.popen.pid}))
+        figures.update(
+            _measure(env, log_dir, cleanup, production=True, cpu_roots={"moto": moto.popen.pid}, only=only)
+        )
     return figures
 
 
-def run_embedded(out: Path) -> dict:
+def run_embedded(out: Path, *, only: str | None = None) -> dict:
     var_dir = stack.REPO / "var" / "bench" / "embedded"
     log_dir = var_dir / "logs"
     # A fresh var folder: an empty database, broker folders and media each run.
@@ -152,7 +154,7 @@ def run_embedded(out: Path) -> dict:
     os.environ.clear()
     os.environ.update(env)
     with ExitStack() as cleanup:
-        return _measure(env, log_dir, cleanup, production=False)
+        return _measure(env, log_dir, cleanup, production=False, only=only)
 
 
 def _measure(
@@ -162,6 +164,7 @@ def _measure(
     *,
     production: bool,
     cpu_roots: dict[str, int] | None = None,
+    only: str | None = None,
 ) -> dict:
     import django
 
@@ -184,6 +187,10 @@ def _measure(
     call_command("migrate", interactive=False, verbosity=0)
     if production and "football" in settings.DATABASES:
         figures["stack.production.football_router"] = "football tables via FOOTBALL_DATABASE_URL"
+    if only == "fair":
+        if not production:
+            raise ValueError("the fair-share measures run on the production-like stack (the full data)")
+        return {**figures, **_fair_only(env, log_dir, cleanup)}
     if not production:
         from football.importer.services import wyscout_import
 
@@ -306,17 +313,34 @@ def _measure(
         figures["status_p99_ms"] = rounded(percentile(polled.latencies_ms, 99))
         figures["status_server_p50_ms"] = rounded(percentile(server, 50))
         figures["status_server_p99_ms"] = rounded(percentile(server, 99))
+    if production:
+        from .fairness import fair_share
+
+        figures.update(fair_share(base_url))
     figures.update(measures.derived(figures))
     return figures
+
+
+def _fair_only(env: dict[str, str], log_dir: Path, cleanup: ExitStack) -> dict:
+    """`--only fair`: the workers and the web server as the full run starts them, then the fair-share measures."""
+    from .fairness import fair_share
+
+    for queue in ("fast", "slow"):
+        worker = stack.worker_start(queue, env=env, log_dir=log_dir)
+        cleanup.callback(worker.stop)
+    web, base_url = stack.web_start(env=env, log_dir=log_dir)
+    cleanup.callback(web.stop)
+    return fair_share(base_url)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.phase")
     parser.add_argument("stack", choices=["production", "embedded"])
     parser.add_argument("--out", type=Path, required=True, help="where to write this stack's figures (JSON)")
+    parser.add_argument("--only", choices=["fair"], help="only these measures (`fair`: issue 17's)")
     args = parser.parse_args(argv)
     run = run_production if args.stack == "production" else run_embedded
-    figures = run(args.out)
+    figures = run(args.out, only=args.only)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2, sort_keys=True))
 
