@@ -10,7 +10,9 @@ created_at`, written by the workers and the web process), not when the bench
 looks.
 
 - `fair_big_alone_s`: a 500-player report alone, time to ready (the "no slower
-  than today" check compares it with the figure measured before the change);
+  than today" check compares it with the figure measured before the change),
+  and `fair_big_alone_cpu_s` the CPU the web and worker processes used for it,
+  which the machine's other load moves far less than the time;
 - `fair_small_alone_s`: a 5-player report alone (median of three);
 - `fair_small_ready_ratio`: the same 5-player report posted 1 s after a
   500-player report of another user, divided by `fair_small_alone_s`;
@@ -34,6 +36,7 @@ from django.db.models import Count
 
 from reports.models import Report, ReportTask
 
+from . import cpu
 from .http import ApiClient
 from .measures import FAST_SECTIONS, WATCH_INTERVAL_S, broker_purge, most_played, say
 from .results import ratio, rounded
@@ -96,6 +99,27 @@ def _alone(client: ApiClient, *, name: str, player_ids: list[int]) -> float:
     return seconds
 
 
+def _big_alone(client: ApiClient, *, player_ids: list[int], cpu_roots: dict[str, int]) -> dict:
+    """The 500-player report alone: time to ready, and the CPU its pipeline used (the web and worker processes).
+
+    The CPU is what a window could add (a publish per few sections) and,
+    unlike the time, does not depend on what else the shared machine runs.
+    """
+    before = cpu.cpu_by_role(cpu_roots)
+    report_id = _create(client, name="bench: fair big alone", player_ids=player_ids)
+    seconds = _ready([report_id])[report_id]
+    used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots))
+    _delete(client, [report_id])
+    pipeline = sum(used.get(role, 0.0) for role in cpu_roots)
+    return {
+        "fair_big_alone_s": rounded(seconds),
+        "fair_big_alone_cpu_s": rounded(pipeline),
+        "fair_big_alone_cpu_ms_per_section": rounded(
+            pipeline * 1000 / (len(player_ids) * len(FAST_SECTIONS))
+        ),
+    }
+
+
 def analyst(base_url: str, username: str) -> ApiClient:
     """A client for a user of its own: the measures are about reports of different analysts."""
     from django.contrib.auth import get_user_model
@@ -144,7 +168,7 @@ def _jain(clients: list[ApiClient], groups: list[list[int]]) -> dict:
     }
 
 
-def fair_share(base_url: str) -> dict:
+def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
     """The issue's three ratios, and the times they are made of; every report size is another analyst's."""
     big_client, small_client = analyst(base_url, "bench-fair-big"), analyst(base_url, "bench-fair-small")
     players = most_played(BIG_PLAYERS + SMALL_PLAYERS * SMALL_ARRIVALS + sum(JAIN_SIZES[1:]))
@@ -153,7 +177,7 @@ def fair_share(base_url: str) -> dict:
     figures: dict = {}
 
     say(f"fair share: a {BIG_PLAYERS}-player report alone...")
-    figures["fair_big_alone_s"] = rounded(_alone(big_client, name="bench: fair big alone", player_ids=big))
+    figures.update(_big_alone(big_client, player_ids=big, cpu_roots=cpu_roots))
     say(f"fair share: a {SMALL_PLAYERS}-player report alone, three times...")
     alone = [_alone(small_client, name="bench: fair small alone", player_ids=smalls[0]) for _ in range(3)]
     figures["fair_small_alone_s"] = rounded(statistics.median(alone))

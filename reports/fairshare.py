@@ -36,7 +36,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Q, Subquery, Sum, Value, When
 from django.utils import timezone
 
 from tasks.queues import FAST_QUEUE, SLOW_QUEUE
@@ -108,17 +108,26 @@ def section_ended(*, report_id, row: dict) -> None:
     if not settings.REPORT_WINDOW_SECTIONS or refill <= 0 or row["completed_at"] is not None:
         return
     ended = row["fast_done"] + row["fast_failed"] + row["slow_done"] + row["slow_failed"]
-    if ended % refill:
+    # The report's last end has nothing left to publish: its completion releases instead.
+    if ended % refill or ended >= row["fast_total"] + row["slow_total"]:
         return
     outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
     waiting_release_later(owner_id=row["owner_id"])
 
 
 def report_ended(*, report_id) -> None:
-    """In the transaction that ended the report: its owner's waiting reports may fit now."""
-    owner_id = Report.objects.filter(pk=report_id).values_list("owner_id", flat=True).first()
-    if owner_id is not None:
-        waiting_release_later(owner_id=owner_id)
+    """In the transaction that ended the report: its owner's waiting reports may fit now.
+
+    One query when the owner has none waiting, the usual case.
+    """
+    owner = Report.objects.filter(pk=report_id).values("owner_id")
+    waiting = (
+        Report.objects.filter(owner_id__in=Subquery(owner), status=ReportStatus.WAITING)
+        .values_list("owner_id", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        outbox_add(kind=OutboxKind.RELEASE_WAITING, payload={"owner_id": waiting})
 
 
 def waiting_release_later(*, owner_id) -> None:
@@ -220,6 +229,7 @@ def waiting_release_all() -> int:
 
 
 # --- Queue position and ETA ---------------------------------------------------------------
+
 
 def _open_reports() -> list[tuple]:
     """(id, owner, status, created_at, fast remaining, slow remaining) of every report not ended.

@@ -457,7 +457,7 @@ def test_a_worker_killed_mid_report_under_the_window_still_ends_each_section_onc
     players = small_league().player_ids
     held = players[5]
     stack.hold()
-    worker = stack.start_workers({"fast": {"FAULT_HOLD": f"shot_map:{held}"}})["fast"]
+    worker = stack.start_workers({"fast": {"FAULT_HOLD": f"shot_map:{held}"}, "slow": {}})["fast"]
     report_id = create(auth_client, players, ["profile", "shot_map"])
     first = stack.wait_held(1)
     record = task(report_id, held, "shot_map")
