@@ -264,6 +264,10 @@ def sections_ahead(report: Report) -> dict[str, int]:
     has ahead of it everything running and the owner's reports that wait
     before it. Slow sections of a report not ready yet count once it is.
     """
+    # Kept on the instance: the status body asks for the queue and for the ETA, one query for both.
+    known = getattr(report, "_sections_ahead", None)
+    if known is not None and known[0] == report.revision:
+        return known[1]
     own = _own_remaining(report)
     waiting = report.status == ReportStatus.WAITING
     ahead = {FAST_QUEUE: 0, SLOW_QUEUE: 0}
@@ -287,6 +291,7 @@ def sections_ahead(report: Report) -> dict[str, int]:
             continue
         for queue in ahead:
             ahead[queue] += theirs[queue] if waiting else min(theirs[queue], own[queue])
+    report._sections_ahead = (report.revision, ahead)  # type: ignore[attr-defined]
     return ahead
 
 
