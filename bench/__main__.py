@@ -2,7 +2,7 @@
 
     python -m bench [--full] [--stack production|embedded|all] [--only GROUPS] [--out PATH]
 
-`--only sections,tasks,squad,pollers,big` measures only those groups (bench.phase.GROUPS), for a quick
+`--only sections,tasks,squad,pollers,big,fair` measures only those groups (bench.phase.GROUPS), for a quick
 look while working on one figure; the figures of record come from a whole `make bench`.
 
 Measures the import (or reuses its stored figures), then each stack in a

@@ -46,7 +46,7 @@ BIG_REPORT_PLAYERS = 500
 # 25, how the time grows with the players.
 BIG_READY_SIZES = (100, BIG_REPORT_PLAYERS)
 # The groups of measurements `--only` may name (all of them without it).
-GROUPS = ("sections", "tasks", "squad", "pollers", "big")
+GROUPS = ("sections", "tasks", "squad", "pollers", "big", "fair")
 POLLERS, POLL_SECONDS = 100, 20
 
 
@@ -308,6 +308,16 @@ def _measure(
         figures.update(
             measures.big_ready(
                 client, owner=owner, sizes=BIG_READY_SIZES, workers=workers, pool=pool, cpu_roots=cpu_roots
+            )
+        )
+    if production and "fair" in only:
+        from .fairness import fair_share
+
+        say("clearing every report and partial, so the fair-share reports start cold...")
+        measures.reports_clear(workers)
+        figures.update(
+            fair_share(
+                base_url, cpu_roots={role: cpu_roots[role] for role in ("fast_pool", "slow_pool", "web")}
             )
         )
     figures.update(measures.derived(figures))

@@ -52,6 +52,10 @@ TARGETS: dict[str, Target] = {
     "import_vs_load_data": Target("<=", 3),
     # Issue 15: the report page of a 25-player report, first view (the shell and the status).
     "report_page_first_view_ms": Target("<=", 300),
+    # Issue 17: fair share between analysts (bench/fairness.py).
+    "fair_small_ready_ratio": Target("<=", 1.5),
+    "fair_big_slowdown": Target("<=", 1.15),
+    "fair_jain_index": Target(">=", 0.9),
 }
 FAST_SECTION_P95_MS = 150.0
 

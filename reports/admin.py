@@ -10,7 +10,7 @@ import uuid
 from django.contrib import admin, messages
 from django.db.models import Case, IntegerField, Value, When
 
-from .models import Report, ReportTask, TaskState
+from .models import AnalystQuota, Report, ReportTask, TaskState
 
 
 class ReportTaskInline(admin.TabularInline):
@@ -111,3 +111,12 @@ class ReportAdmin(admin.ModelAdmin):
 
         for report in queryset:
             report_delete(report=report)
+
+
+@admin.register(AnalystQuota)
+class AnalystQuotaAdmin(admin.ModelAdmin):
+    """Staff raise (or lower) one analyst's limit of outstanding sections (REPORT_USER_MAX_OUTSTANDING)."""
+
+    list_display = ("user", "max_outstanding_sections", "note", "updated_at")
+    search_fields = ("user__username", "note")
+    autocomplete_fields = ("user",)

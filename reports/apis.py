@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 from config.throttling import UserRateThrottle
 from players.serializers import ErrorDetailSerializer, field_errors_serializer
 
-from . import merge, selectors, services, status_cache
+from . import fairshare, merge, selectors, services, status_cache
 from .exceptions import ApplicationError
-from .models import Report
+from .models import Report, ReportStatus
 from .serializers import (
     ReportCreateSerializer,
     ReportDataSerializer,
@@ -155,6 +155,7 @@ def status_body(request, report: Report, *, detail: bool = False) -> dict:
         "players": report.player_ids,
         "sections": report.sections,
         "progress": selectors.report_progress(report),
+        "queue": fairshare.report_queue(report),
         "eta_seconds": selectors.report_eta_seconds(report),
         "data_url": _data_url(request, report.pk),
     }
@@ -353,7 +354,8 @@ class ReportDataApi(ReportDetailApi):
     )
     def get(self, request, report_id):
         report = self._report(request, report_id)
-        if report.ready_at is None:
+        # A cancelled report is read with what had finished, ready or not.
+        if report.ready_at is None and report.status != ReportStatus.CANCELLED:
             retry_after = max(1, min(30, selectors.report_eta_seconds(report) or 1))
             return _status_response(
                 request, report, code=status.HTTP_202_ACCEPTED, headers={"Retry-After": str(retry_after)}
@@ -381,3 +383,29 @@ class ReportRetryApi(ReportDetailApi):
     def post(self, request, report_id):
         report = services.report_retry(report=self._report(request, report_id))
         return _status_response(request, report, code=status.HTTP_202_ACCEPTED)
+
+
+class ReportCancelApi(ReportDetailApi):
+    http_method_names = ["post", "options"]
+
+    @extend_schema(
+        tags=["reports"],
+        summary="Cancel a report: sections not started never run; what finished stays readable",
+        request=None,
+        parameters=HEADERS,
+        responses={
+            200: OpenApiResponse(
+                ReportStatusSerializer,
+                description="Cancelled: status `cancelled`; sections running now finish and are kept.",
+            ),
+            403: CSRF_MISSING,
+            409: OpenApiResponse(
+                ErrorDetailSerializer,
+                description="The report had already ended (complete, failed, cancelled).",
+            ),
+            **ERRORS,
+        },
+    )
+    def post(self, request, report_id):
+        report = fairshare.report_cancel(report=self._report(request, report_id))
+        return _status_response(request, report, code=status.HTTP_200_OK)

@@ -40,6 +40,7 @@ from django.utils import timezone
 
 from tasks.queues import FAST_QUEUE
 
+from . import fairshare
 from .exceptions import ServiceUnavailable
 from .models import Report, ReportTask, TaskState
 from .sections import SECTIONS
@@ -74,18 +75,31 @@ def broker_ensure_reachable() -> None:
 
 
 def _publishable(report_id):
-    """Queued, undispatched records of the report that may go out now: slow ones only once it is ready."""
+    """Queued, undispatched records of the report that may go out now: slow ones only once it is ready.
+
+    None of a waiting or cancelled report's (reports.fairshare).
+    """
     records = ReportTask.objects.filter(
         report_id=report_id, state=TaskState.QUEUED, dispatched_at__isnull=True
     )
-    if not Report.objects.filter(pk=report_id, ready_at__isnull=False).exists():
+    report = Report.objects.filter(pk=report_id).values_list("ready_at", "status").first()
+    if report is None or report[1] in fairshare.PUBLISHING_STOPPED:
+        return records.none()
+    if report[0] is None:
         records = records.filter(queue=FAST_QUEUE)
     return records
 
 
 def report_dispatch_after_commit(*, report_id) -> None:
-    """Publish a few hundred messages from this process; hand more to a dispatch task."""
-    if _publishable(report_id).count() <= settings.REPORT_DISPATCH_INLINE_MAX:
+    """Publish a few hundred messages from this process; hand more to a dispatch task.
+
+    With a window (REPORT_WINDOW_SECTIONS) a dispatch publishes at most a
+    window per queue, always from this process.
+    """
+    if (
+        settings.REPORT_WINDOW_SECTIONS
+        or _publishable(report_id).count() <= settings.REPORT_DISPATCH_INLINE_MAX
+    ):
         report_dispatch(report_id=report_id)
     else:
         current_app.send_task(
@@ -152,6 +166,8 @@ def _report_dispatch(*, report_id) -> int:
     rows: list[dict[str, Any]] = [
         dict(row) for row in _publishable(report_id).values("pk", "player_id", "section", "queue")
     ]
+    # The rest stay in the database until sections of the report end (reports.fairshare).
+    rows = fairshare.window_select(report_id=report_id, rows=rows)
     if not rows:
         return 0
     by_player: dict[int, dict[str, dict]] = defaultdict(dict)

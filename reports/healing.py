@@ -93,8 +93,14 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
     # The report's row lock orders concurrent readers: the second one finds
     # the generation moved (or the records already queued) and moves nothing,
     # so each is counted once.
+    # A cancelled report is not reopened (its missing sections stay listed as
+    # pending), nor is a waiting one started by a heal: its release publishes it.
     locked = (
-        Report.objects.select_for_update().filter(pk=report_id).values_list("generation", flat=True).first()
+        Report.objects.select_for_update()
+        .filter(pk=report_id)
+        .exclude(status__in=[ReportStatus.CANCELLED, ReportStatus.WAITING])
+        .values_list("generation", flat=True)
+        .first()
     )
     if locked is None or (generation is not None and locked != generation):
         return 0

@@ -128,7 +128,7 @@ def _merge_partials(report: Report) -> tuple[bytes, list[str]]:
     pending = [
         {"player": row["player_id"], "section": row["section"]}
         for row in rows
-        if row["state"] not in (TaskState.DONE, TaskState.FAILED)
+        if row["state"] not in (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)
         or (row["state"] == TaskState.DONE and contents.get(row["partial_key"]) is None)
     ]
     failed = [
@@ -151,6 +151,15 @@ def _merge_partials(report: Report) -> tuple[bytes, list[str]]:
         "failed": failed,
         "complete": not pending,
     }
+    cancelled = [
+        {"player": row["player_id"], "section": row["section"]}
+        for row in rows
+        if row["state"] == TaskState.CANCELLED
+    ]
+    if cancelled:
+        # A cancelled report (reports.fairshare): the sections that never ran.
+        document["cancelled"] = cancelled
+        document["complete"] = False
     return orjson.dumps(document), missing
 
 

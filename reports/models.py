@@ -17,17 +17,24 @@ class TaskState(models.TextChoices):
     RETRYING = "retrying"
     DONE = "done"
     FAILED = "failed"
+    # The report was cancelled before this section started: it never runs (reports.fairshare).
+    CANCELLED = "cancelled"
 
 
-TERMINAL_STATES = (TaskState.DONE, TaskState.FAILED)
+TERMINAL_STATES = (TaskState.DONE, TaskState.FAILED, TaskState.CANCELLED)
 
 
 class ReportStatus(models.TextChoices):
+    # Its owner has REPORT_USER_MAX_OUTSTANDING sections outstanding: nothing
+    # is published until room frees up (reports.fairshare), then `pending`.
+    WAITING = "waiting"
     PENDING = "pending"
     RUNNING = "running"
     READY = "ready"
     COMPLETE = "complete"
     FAILED = "failed"
+    # Ended by POST /cancel/: what had finished stays readable.
+    CANCELLED = "cancelled"
 
 
 class Report(models.Model):
@@ -145,6 +152,8 @@ class OutboxKind(models.TextChoices):
     WRITE_MERGED = "write_merged"
     # Delete payload["keys"] from storage.
     DELETE_FILES = "delete_files"
+    # Release payload["owner_id"]'s waiting reports that now fit under their limit (reports.fairshare).
+    RELEASE_WAITING = "release_waiting"
 
 
 class Outbox(models.Model):
@@ -174,3 +183,21 @@ class Outbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.report_id or ''} ({self.pk})"
+
+
+class AnalystQuota(models.Model):
+    """One user's own limit of outstanding sections, set by staff in the admin (reports.fairshare).
+
+    Without a row the user has REPORT_USER_MAX_OUTSTANDING.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    max_outstanding_sections = models.PositiveIntegerField(
+        help_text="Sections this user's running reports may have outstanding before a new report waits; "
+        "0: no limit."
+    )
+    note = models.CharField(max_length=200, blank=True, help_text="Why this user has their own limit.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.max_outstanding_sections} sections"

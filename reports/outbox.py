@@ -179,6 +179,10 @@ def _perform(row: Outbox) -> None:
         dispatch.report_dispatch_after_commit(report_id=row.report_id)
     elif row.kind == OutboxKind.WRITE_MERGED:
         merge.merged_write(report_id=row.report_id, generation=int(row.payload["generation"]))
+    elif row.kind == OutboxKind.RELEASE_WAITING:
+        from .fairshare import waiting_release
+
+        waiting_release(owner_id=row.payload["owner_id"])
     elif row.kind == OutboxKind.DELETE_FILES:
         storage_delete_many(_still_unused(row.payload.get("keys", [])), strict=True)
     else:

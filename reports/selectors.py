@@ -11,7 +11,6 @@ from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from .models import Report, ReportTask, TaskState
-from .sections import SECTIONS
 
 # How far back task durations count for the ETA, and how long their average is cached.
 ETA_WINDOW = timedelta(hours=1)
@@ -67,22 +66,12 @@ _durations: tuple[float, dict[str, float]] = (0.0, {})
 
 
 def report_eta_seconds(report: Report) -> int | None:
-    """Remaining work per queue from recent durations, spread over the assumed parallelism."""
+    """Remaining work per queue, the report's own and what runs before it (reports.fairshare), from recent durations."""
+    from .fairshare import report_eta_seconds as fair_eta
+
     if report.completed_at is not None:
         return 0
-    durations = section_durations_ms()
-    per_queue = {"fast": 0.0, "slow": 0.0}
-    remaining = {
-        "fast": report.fast_total - report.fast_done - report.fast_failed,
-        "slow": report.slow_total - report.slow_done - report.slow_failed,
-    }
-    for queue in per_queue:
-        names = [name for name in report.sections if SECTIONS[name].queue == queue]
-        if not names or not remaining[queue]:
-            continue
-        mean = sum(durations.get(name, 1000.0) for name in names) / len(names)
-        per_queue[queue] = remaining[queue] * mean / 1000 / settings.REPORT_ETA_PARALLELISM
-    return round(max(per_queue.values()))
+    return fair_eta(report, durations=section_durations_ms(), parallelism=settings.REPORT_ETA_PARALLELISM)
 
 
 def report_tasks(report: Report) -> list[dict[str, Any]]:

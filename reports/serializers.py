@@ -67,11 +67,26 @@ class TaskSerializer(serializers.Serializer):
     error = serializers.CharField(allow_blank=True)
 
 
+class QueueSerializer(serializers.Serializer):
+    position = serializers.IntegerField(
+        help_text="Place among the owner's waiting reports, from 1; 0 when the report is not waiting."
+    )
+    sections_ahead = serializers.IntegerField(
+        help_text="Other reports' sections that run before this report's last one: for a running "
+        "report its share of the others (they take turns), for a waiting one everything running "
+        "and the owner's reports waiting before it."
+    )
+
+
 class ReportStatusSerializer(serializers.ModelSerializer):
     players = serializers.ListField(source="player_ids", child=serializers.IntegerField())
     sections = serializers.ListField(child=serializers.CharField())
     progress = ProgressSerializer()
-    eta_seconds = serializers.IntegerField(allow_null=True)
+    queue = QueueSerializer()
+    eta_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="Seconds until the report ends, counting the sections ahead of it (`queue`) as well as its own.",
+    )
     data_url = serializers.CharField()
     tasks = TaskSerializer(many=True, required=False)
 
@@ -87,6 +102,7 @@ class ReportStatusSerializer(serializers.ModelSerializer):
             "players",
             "sections",
             "progress",
+            "queue",
             "eta_seconds",
             "data_url",
             "tasks",
@@ -109,4 +125,9 @@ class ReportDataSerializer(serializers.Serializer):
     players = serializers.DictField(help_text='{"<player id>": {"<section>": {...}}}')
     pending = serializers.ListField(child=serializers.DictField())
     failed = serializers.ListField(child=serializers.DictField())
+    cancelled = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        help_text="A cancelled report's sections that never ran.",
+    )
     complete = serializers.BooleanField()

@@ -23,7 +23,7 @@ from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 from web.selectors import share_keys_of_report
 from web.services import shares_purge_expired
 
-from . import dispatch, status_cache
+from . import dispatch, fairshare, status_cache
 from .exceptions import ApplicationError
 from .healing import dependents_undispatch, partials_mark_missing
 from .keys import partial_key
@@ -111,7 +111,11 @@ def report_create(
             )
             queued = _create_task_records(report=report, keys=keys, stored=stored, now=now)
             report_advance(report_id=report.pk, publish=False)
-            if queued:
+            if queued and fairshare.report_must_wait(report=report, queued=queued):
+                # Its owner has enough outstanding: nothing goes out until a
+                # release (reports.fairshare) makes it pending and publishes it.
+                Report.objects.filter(pk=report.pk).update(**revised(status=ReportStatus.WAITING))
+            elif queued:
                 # Written with the report: if the broker dies after the 503
                 # pre-check, or this process after the commit, the row is still
                 # there and the reconciler publishes within a minute.
@@ -294,6 +298,8 @@ def report_retry(*, report: Report) -> Report:
     """Re-enqueue the report's failed sections; the report runs again and a new merged file follows."""
     with transaction.atomic():
         report = Report.objects.select_for_update().get(pk=report.pk)
+        if report.status == ReportStatus.CANCELLED:
+            raise ApplicationError("A cancelled report is not retried; create it again.", status_code=409)
         failed = list(
             ReportTask.objects.filter(report=report, state=TaskState.FAILED).values_list("pk", "queue")
         )
@@ -384,6 +390,8 @@ def report_delete(*, report: Report) -> None:
         merged += share_keys_of_report(report_id=report.pk)
         report.delete()
         outbox_add(kind=OutboxKind.DELETE_FILES, report_id=report_id, payload={"keys": merged})
+        # Its outstanding sections no longer count against its owner's limit.
+        fairshare.waiting_release_later(owner_id=report.owner_id)
     status_cache.forget(report_id)
     # A task already running when its record goes ends quietly (reports.runner);
     # revoking spares the workers the ones still waiting in the queue.
@@ -460,8 +468,18 @@ def _never_dispatched(now) -> Q:
     taken for lost they were published again every minute.
     """
     since = now - timedelta(seconds=settings.REPORT_UNDISPATCHED_GRACE_S)
-    return Q(state=TaskState.QUEUED, dispatched_at__isnull=True) & (
-        Q(queue=FAST_QUEUE, report__created_at__lt=since) | Q(queue=SLOW_QUEUE, report__ready_at__lt=since)
+    return (
+        Q(state=TaskState.QUEUED, dispatched_at__isnull=True)
+        & (
+            Q(queue=FAST_QUEUE, report__created_at__lt=since)
+            | Q(queue=SLOW_QUEUE, report__ready_at__lt=since)
+        )
+        # Held back by the report's window (reports.fairshare), the records of
+        # a report that publishes a refill every few sections are not lost: only
+        # those of a report that has published nothing for the grace are.
+        # Waiting and cancelled reports hold theirs on purpose.
+        & (Q(report__dispatched_at__isnull=True) | Q(report__dispatched_at__lt=since))
+        & ~Q(report__status__in=fairshare.PUBLISHING_STOPPED)
     )
 
 
@@ -502,6 +520,8 @@ def report_tasks_reap(*, now=None) -> int:
 
 def _requeue_and_publish(stuck, *, why: str) -> int:
     """Put these records back to queued and write each report's publish row, in one transaction."""
+    # A cancelled report's sections never run again (reports.fairshare.report_cancel).
+    stuck = stuck.exclude(report__status=ReportStatus.CANCELLED)
     with transaction.atomic():
         rows = list(stuck.values_list("pk", "report_id", "player_id", "section"))
         report_ids = {report_id for _, report_id, _, _ in rows}
@@ -563,10 +583,18 @@ def reports_reconcile(*, now=None) -> dict:
         ),
         why="reconciler",
     )
+    # Sections of a cancelled report whose worker died while running them: ended, not run again.
+    ReportTask.objects.filter(
+        report__status=ReportStatus.CANCELLED,
+        state__in=[TaskState.RUNNING, TaskState.RETRYING],
+        started_at__lt=reclaim_before,
+    ).update(state=TaskState.CANCELLED, finished_at=now)
     from .outbox import outbox_drain
 
     drained = outbox_drain()
-    return {"recounted": corrected, "reclaimed": reclaimed, "outbox": drained}
+    # The net under the release rows: waiting reports that fit now start.
+    released = fairshare.waiting_release_all()
+    return {"recounted": corrected, "reclaimed": reclaimed, "outbox": drained, "released": released}
 
 
 def _task_counts(report_ids) -> dict:

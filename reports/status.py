@@ -83,6 +83,9 @@ def report_count_terminal(*, report_id, queue: str, failed: bool, reused: bool =
     )
     if row is None:
         return  # deleted meanwhile
+    from . import fairshare  # imports this module
+
+    fairshare.section_ended(report_id=report_id, row=row)
     fast_ended = row["fast_total"] == row["fast_done"] + row["fast_failed"]
     slow_ended = row["slow_total"] == row["slow_done"] + row["slow_failed"]
     # report_advance's own conditions, checked first so that it runs only when one may match.
@@ -124,6 +127,9 @@ def report_advance(*, report_id, publish: bool = True, generation: int | None = 
         if generation is None:
             generation = Report.objects.filter(pk=report_id).values_list("generation", flat=True).first()
         outbox_add(kind=OutboxKind.WRITE_MERGED, report_id=report_id, payload={"generation": generation})
+        from . import fairshare
+
+        fairshare.report_ended(report_id=report_id)
         return False
     ready = bool(
         Report.objects.filter(

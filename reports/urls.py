@@ -8,4 +8,5 @@ urlpatterns = [
     path("api/reports/<uuid:report_id>/", apis.ReportDetailApi.as_view(), name="report-detail"),
     path("api/reports/<uuid:report_id>/data/", apis.ReportDataApi.as_view(), name="report-data"),
     path("api/reports/<uuid:report_id>/retry/", apis.ReportRetryApi.as_view(), name="report-retry"),
+    path("api/reports/<uuid:report_id>/cancel/", apis.ReportCancelApi.as_view(), name="report-cancel"),
 ]

@@ -150,6 +150,7 @@ def test_another_user_cannot_see_touch_retry_or_delete_a_report(owned_report, ot
         ("get", f"{REPORTS}{owned_report}/data/"),
         ("head", f"{REPORTS}{owned_report}/data/"),
         ("post", f"{REPORTS}{owned_report}/retry/"),
+        ("post", f"{REPORTS}{owned_report}/cancel/"),
         ("delete", f"{REPORTS}{owned_report}/"),
     ]:
         response = getattr(api_client, method)(path)

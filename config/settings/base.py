@@ -431,6 +431,22 @@ REPORT_REUSE_CHECK_SAMPLE = env.int("REPORT_REUSE_CHECK_SAMPLE", default=9)
 # storage_audit deletes an object with no row only when it is older than this:
 # a section writes its file before its row.
 REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3600)
+# Fair share (reports.fairshare, docs/architecture.md). At most this many
+# sections of one report are in the broker or running per queue; the rest stay
+# in the database and are published as sections end, so a report posted later
+# waits behind at most this many sections of each report before it, not behind
+# a 500-player report's 2,500. Above what the pools of one queue run at once
+# (6 per worker host here, with one prefetched each), or a report alone leaves
+# processes idle; 0: no window, every section published at once (first in, first out).
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=24)
+# A report's window is topped up every this many ended sections: one publish
+# (and its confirm) per this many sections, not per section. At most
+# REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
+REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=8)
+# Sections one user's reports may have outstanding (not ended) before a new
+# report of theirs waits in `waiting`; a report of a user with nothing
+# outstanding always starts. Staff raise it per user in the admin (AnalystQuota). 0: no limit.
+REPORT_USER_MAX_OUTSTANDING = env.int("REPORT_USER_MAX_OUTSTANDING", default=9000)
 # Minutes needed to be ranked in percentiles, per kind of competition: a
 # World Cup player plays at most about 840 minutes.
 PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}

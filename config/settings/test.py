@@ -60,3 +60,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: Celery workers started by the tests are other
     # processes and must see the same database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-db.sqlite3")}
+
+# A small window (reports.fairshare) so that the test reports, of a few
+# players, are dispatched in several refills and every pipeline test runs
+# through them; the test workers run 2 processes per queue.
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=6)
+REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=3)

@@ -177,7 +177,7 @@ def test_unreachable_broker_is_503_quickly_and_creates_nothing(auth_client, play
 def test_the_status_body_is_what_its_serializer_documents(auth_client, players, rf):
     from django.utils import timezone
 
-    from reports import selectors
+    from reports import fairshare, selectors
     from reports.apis import status_body
     from reports.serializers import ReportStatusSerializer
 
@@ -197,6 +197,7 @@ def test_the_status_body_is_what_its_serializer_documents(auth_client, players, 
                     "player_ids": report.player_ids,
                     "sections": report.sections,
                     "progress": selectors.report_progress(report),
+                    "queue": fairshare.report_queue(report),
                     "eta_seconds": selectors.report_eta_seconds(report),
                     "data_url": body["data_url"],
                     **({"tasks": selectors.report_tasks(report)} if detail else {}),

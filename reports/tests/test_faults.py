@@ -447,6 +447,51 @@ def test_worker_killed_mid_task_then_its_main_process_the_task_runs_again(stack,
 
 
 @pytest.mark.mysql
+def test_a_worker_killed_mid_report_under_the_window_still_ends_each_section_once(stack, auth_client):
+    """The same kills on a report dispatched through its window (reports.fairshare), in several refills.
+
+    The held section is past the first window: a refill published it. Its
+    slot stays taken while it is lost (on the embedded transport, until the
+    reaper), and the refills go on around it.
+    """
+    players = small_league().player_ids
+    held = players[5]
+    stack.hold()
+    worker = stack.start_workers({"fast": {"FAULT_HOLD": f"shot_map:{held}"}, "slow": {}})["fast"]
+    report_id = create(auth_client, players, ["profile", "shot_map"])
+    first = stack.wait_held(1)
+    record = task(report_id, held, "shot_map")
+    first_window = ReportTask.objects.filter(report_id=report_id).order_by("pk")[
+        : settings.REPORT_WINDOW_SECTIONS
+    ]
+    assert record.pk not in {row.pk for row in first_window}
+    os.kill(first, signal.SIGKILL)
+    stack.wait_held(2)
+    worker.kill()
+    stack.release()
+    stack.start_worker("fast")
+    if not PRODUCTION:
+        wait_for(
+            lambda: (
+                set(
+                    ReportTask.objects.filter(report_id=report_id)
+                    .exclude(state=TaskState.DONE)
+                    .values_list("player_id", "section", "state")
+                )
+                == {(held, "shot_map", TaskState.RUNNING)}
+            ),
+            timeout=REPORT_TIMEOUT_S,
+            message="every other section to end through the refills",
+        )
+        later = timezone.now() + timedelta(seconds=settings.REPORT_TASK_DEADLINE_S + 1)
+        assert report_tasks_reap(now=later) == 1
+    report = wait_for(lambda: ended(report_id), timeout=REPORT_TIMEOUT_S, message="the report")
+    assert report.status == ReportStatus.COMPLETE
+    assert task(report_id, held, "shot_map").attempts == 3
+    assert_invariants(auth_client, stack, [report_id])
+
+
+@pytest.mark.mysql
 def test_poison_task_fails_after_bounded_attempts_while_other_work_goes_on(stack, auth_client):
     """A section that kills its process every time ends failed after REPORT_TASK_MAX_ATTEMPTS."""
     league = small_league()

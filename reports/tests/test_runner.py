@@ -68,8 +68,9 @@ def test_bookkeeping_of_a_section_is_a_fixed_handful_of_statements(owner):
     assert len(first) - compute == len(middle) - compute + 1 + notes, first
     # The last moves the report to complete (one conditional UPDATE that sets
     # ready_at too), writes the outbox row of the merged file (INSERT) in the
-    # same transaction, and notes the new revision.
-    assert len(last) - compute == len(middle) - compute + 2 + notes, last
+    # same transaction, looks for its owner's waiting reports (SELECT,
+    # reports.fairshare), and notes the new revision.
+    assert len(last) - compute == len(middle) - compute + 3 + notes, last
 
     report.refresh_from_db()
     assert report.status == ReportStatus.COMPLETE and report.ready_at and report.completed_at
@@ -92,15 +93,17 @@ def test_a_partial_stored_by_another_report_meanwhile_is_reused_without_computin
     sent = statements(lambda: runner.report_task_run(report_task_id=task.pk))
 
     # Claim (2), mark running (1), then in one transaction (2: its start and
-    # end) the task's end (1), the counters (2), complete (1) and the outbox
-    # row for the merged file (1), and the revisions to note: nothing
+    # end) the task's end (1), the counters (2), complete (1), the outbox
+    # row for the merged file (1) and the look for the owner's waiting
+    # reports (1, reports.fairshare), and the revisions to note: nothing
     # computed, nothing stored. Before the transaction (issue 16) it was 8:
     # the task's end committed apart from the counters.
-    assert len(sent) == 10 + (2 if status_cache.enabled() else 0), sent
+    assert len(sent) == 11 + (2 if status_cache.enabled() else 0), sent
     ended = sent[sent.index("SAVEPOINT") + 1 : sent.index("RELEASE")]
     # (and, with the status cache, the revision to note, read in it too)
     assert (
-        ended == ["UPDATE", "UPDATE", "SELECT", "UPDATE", "INSERT"] + ["SELECT"] * status_cache.enabled()
+        ended
+        == ["UPDATE", "UPDATE", "SELECT", "UPDATE", "INSERT", "SELECT"] + ["SELECT"] * status_cache.enabled()
     ), sent
     task.refresh_from_db()
     assert task.state == TaskState.DONE and task.reused and task.partial.key == task.partial_key

@@ -1,0 +1,366 @@
+"""Fair share between analysts: a window of sections per report, per-user limits, queue position, cancel.
+
+The queues are first in, first out. Published all at once, a 500-player
+report's 2,500 fast messages stood in front of every report posted after it.
+So a report hands the broker at most REPORT_WINDOW_SECTIONS sections per queue
+(queued there or running); the rest stay `queued` in the database with no
+dispatch time. Every REPORT_WINDOW_REFILL-th section of a report that ends
+writes a `publish` outbox row in its own terminal transaction (so the count is
+exact: each end moves the report's counters once, and reads back its own
+update), and that row tops the window up again. A report posted later joins
+the back of the queue behind at most one window of each report before it, and
+from then on the reports' refills alternate in the queue: round robin, made by
+the broker's own order, on RabbitMQ and on the embedded filesystem transport
+alike. A report alone keeps its window full: its pool never waits for work,
+and it pays one publish per REPORT_WINDOW_REFILL sections
+(docs/performance.md).
+
+Nothing about at-least-once changes: a window's records are published by the
+same dispatch (marked dispatched only once confirmed), the refill is an
+outbox row (a crash after the commit leaves it for the reconciler), and a
+window whose refill was lost is found by the reconciler as records never
+dispatched while their report has not dispatched for
+REPORT_UNDISPATCHED_GRACE_S (reports.services._never_dispatched).
+
+Per user: a new report whose sections would take its owner's outstanding
+sections over the limit (REPORT_USER_MAX_OUTSTANDING, or the user's
+AnalystQuota) is created `waiting`, with nothing published; one of a user with
+nothing outstanding always starts, so none is refused. The owner's waiting
+reports are released oldest first, while they fit, by a `release_waiting`
+outbox row written when room may have freed: with a refill, when a report
+ends, is cancelled or deleted; and by the reconciler every minute.
+"""
+
+import logging
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.db.models import Case, Count, F, Q, Subquery, Sum, Value, When
+from django.utils import timezone
+
+from tasks.queues import FAST_QUEUE, SLOW_QUEUE
+
+from .exceptions import ApplicationError
+from .models import AnalystQuota, OutboxKind, Report, ReportStatus, ReportTask, TaskState
+from .outbox import outbox_add
+from .sections import SECTIONS
+from .status import revised, revision_note_after_commit
+
+logger = logging.getLogger(__name__)
+
+# A report whose sections may still be published: not waiting, not ended.
+OUTSTANDING_REPORT = Q(completed_at__isnull=True) & ~Q(status=ReportStatus.WAITING)
+_REMAINING = (
+    F("fast_total") - F("fast_done") - F("fast_failed") + F("slow_total") - F("slow_done") - F("slow_failed")
+)
+IN_FLIGHT_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
+
+
+# --- The window ---------------------------------------------------------------------------
+
+
+def window_select(*, report_id, rows: list[dict]) -> list[dict]:
+    """Of the report's publishable rows (pk, player_id, section, queue), those its window has room for now.
+
+    Oldest records first (players in the order they were asked for). A
+    section whose dependency is publishable but left out stays back with it:
+    published alone it would find its dependency still queued.
+    """
+    window = settings.REPORT_WINDOW_SECTIONS
+    if not window or not rows:
+        return rows
+    in_flight = dict(
+        ReportTask.objects.filter(
+            report_id=report_id, state__in=IN_FLIGHT_STATES, dispatched_at__isnull=False
+        )
+        .values_list("queue")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    room = {queue: max(0, window - in_flight.get(queue, 0)) for queue in (FAST_QUEUE, SLOW_QUEUE)}
+    chosen, left_out = [], set()
+    for row in sorted(rows, key=lambda row: row["pk"]):
+        dependency = SECTIONS[row["section"]].depends_on
+        if dependency and (row["player_id"], dependency) in left_out:
+            left_out.add((row["player_id"], row["section"]))
+            continue
+        if room.get(row["queue"], 0) > 0:
+            room[row["queue"]] -= 1
+            chosen.append(row)
+        else:
+            left_out.add((row["player_id"], row["section"]))
+    return chosen
+
+
+# Reports that publish nothing (a refill or a reaper's row may still run for them).
+PUBLISHING_STOPPED = (ReportStatus.WAITING, ReportStatus.CANCELLED)
+
+
+def section_ended(*, report_id, row: dict) -> None:
+    """Called in the terminal transition of one of the report's sections, with the report's row as it left it.
+
+    Every REPORT_WINDOW_REFILL-th end tops the window up (a publish row), and
+    lets the owner's waiting reports in if room freed up. `row` holds the
+    counters, completed_at and owner_id read back after this end's own update.
+    """
+    refill = settings.REPORT_WINDOW_REFILL
+    if not settings.REPORT_WINDOW_SECTIONS or refill <= 0 or row["completed_at"] is not None:
+        return
+    ended = row["fast_done"] + row["fast_failed"] + row["slow_done"] + row["slow_failed"]
+    # The report's last end has nothing left to publish: its completion releases instead.
+    if ended % refill or ended >= row["fast_total"] + row["slow_total"]:
+        return
+    outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+    waiting_release_later(owner_id=row["owner_id"])
+
+
+def report_ended(*, report_id) -> None:
+    """In the transaction that ended the report: its owner's waiting reports may fit now.
+
+    One query when the owner has none waiting, the usual case.
+    """
+    owner = Report.objects.filter(pk=report_id).values("owner_id")
+    waiting = (
+        Report.objects.filter(owner_id__in=Subquery(owner), status=ReportStatus.WAITING)
+        .values_list("owner_id", flat=True)
+        .first()
+    )
+    if waiting is not None:
+        outbox_add(kind=OutboxKind.RELEASE_WAITING, payload={"owner_id": waiting})
+
+
+def waiting_release_later(*, owner_id) -> None:
+    """In the current transaction: a row releasing the owner's waiting reports once it commits, if they have any."""
+    if Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING).exists():
+        outbox_add(kind=OutboxKind.RELEASE_WAITING, payload={"owner_id": owner_id})
+
+
+# --- Per-user limits ----------------------------------------------------------------------
+
+
+def user_limit(owner_id) -> int:
+    """The owner's limit of outstanding sections: their AnalystQuota, else the setting (0: none)."""
+    own = AnalystQuota.objects.filter(user_id=owner_id).values_list("max_outstanding_sections", flat=True)
+    limit = own.first()
+    return settings.REPORT_USER_MAX_OUTSTANDING if limit is None else limit
+
+
+def user_outstanding(owner_id, *, exclude_report=None) -> int:
+    reports = Report.objects.filter(OUTSTANDING_REPORT, owner_id=owner_id)
+    if exclude_report is not None:
+        reports = reports.exclude(pk=exclude_report)
+    return reports.aggregate(n=Sum(_REMAINING))["n"] or 0
+
+
+def _fits(*, outstanding: int, sections: int, limit: int) -> bool:
+    # A user with nothing outstanding always starts, so no report is refused for its size.
+    return not limit or outstanding == 0 or outstanding + sections <= limit
+
+
+def report_must_wait(*, report: Report, queued: int) -> bool:
+    """At creation, in its transaction: whether the new report waits for its owner's other reports.
+
+    It waits too while older reports of the owner wait: they are released in order.
+    The owner's row lock orders this against a release running at the same time.
+    """
+    owner_id = report.owner_id
+    get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk").first()
+    if Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING).exists():
+        return True
+    return not _fits(
+        outstanding=user_outstanding(owner_id, exclude_report=report.pk),
+        sections=queued,
+        limit=user_limit(owner_id),
+    )
+
+
+def waiting_release(*, owner_id) -> int:
+    """Start the owner's waiting reports, oldest first, while they fit under the limit; returns how many.
+
+    Under the owner's row lock, so two releases (or a release and a creation)
+    never both count the same room. Each released report gets its publish row
+    in the same transaction; the ones still waiting get a new revision (their
+    position moved).
+    """
+    released = 0
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk").first()
+        waiting = list(
+            Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
+            .order_by("created_at", "pk")
+            .annotate(remaining=_REMAINING)
+            .values_list("pk", "remaining")
+        )
+        if not waiting:
+            return 0
+        limit = user_limit(owner_id)
+        outstanding = user_outstanding(owner_id)
+        for report_id, remaining in waiting:
+            if not _fits(outstanding=outstanding, sections=remaining, limit=limit):
+                break  # in order: a later, smaller report does not overtake this one
+            moved = Report.objects.filter(pk=report_id, status=ReportStatus.WAITING).update(
+                **revised(
+                    status=Case(
+                        When(ready_at__isnull=False, then=Value(ReportStatus.READY)),
+                        When(started_at__isnull=False, then=Value(ReportStatus.RUNNING)),
+                        default=Value(ReportStatus.PENDING),
+                    )
+                )
+            )
+            if moved:
+                outbox_add(kind=OutboxKind.PUBLISH, report_id=report_id)
+                revision_note_after_commit(report_id)
+                outstanding += remaining
+                released += 1
+        if released:
+            still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
+            still.update(**revised())
+            for report_id in still.values_list("pk", flat=True):
+                revision_note_after_commit(report_id)
+            logger.info("released %d waiting reports of user %s", released, owner_id)
+    return released
+
+
+def waiting_release_all() -> int:
+    """The reconciler's net: every user with waiting reports gets a release pass."""
+    owners = Report.objects.filter(status=ReportStatus.WAITING).values_list("owner_id", flat=True).distinct()
+    return sum(waiting_release(owner_id=owner_id) for owner_id in list(owners))
+
+
+# --- Queue position and ETA ---------------------------------------------------------------
+
+
+def _open_reports() -> list[tuple]:
+    """(id, owner, status, created_at, fast remaining, slow remaining) of every report not ended.
+
+    One query over the open reports (a handful on a department's service),
+    made when a status body is built: once per revision of the report, since
+    the body is kept in Redis beside its revision (reports.status_cache).
+    """
+    return list(
+        Report.objects.filter(completed_at__isnull=True)
+        .annotate(
+            fast_left=F("fast_total") - F("fast_done") - F("fast_failed"),
+            slow_left=F("slow_total") - F("slow_done") - F("slow_failed"),
+        )
+        .values_list("pk", "owner_id", "status", "created_at", "fast_left", "slow_left")
+    )
+
+
+def _own_remaining(report: Report) -> dict[str, int]:
+    return {
+        FAST_QUEUE: report.fast_total - report.fast_done - report.fast_failed,
+        SLOW_QUEUE: report.slow_total - report.slow_done - report.slow_failed,
+    }
+
+
+def sections_ahead(report: Report) -> dict[str, int]:
+    """Per queue, the other reports' sections that run before this one's last.
+
+    Running reports share the workers in turn (the windows), so each other
+    running report delays this one by at most as many sections as this one
+    has left: min(theirs, mine) (processor sharing). A waiting report also
+    has ahead of it everything running and the owner's reports that wait
+    before it. Slow sections of a report not ready yet count once it is.
+    """
+    # Kept on the instance: the status body asks for the queue and for the ETA, one query for both.
+    known = getattr(report, "_sections_ahead", None)
+    if known is not None and known[0] == report.revision:
+        return known[1]
+    own = _own_remaining(report)
+    waiting = report.status == ReportStatus.WAITING
+    ahead = {FAST_QUEUE: 0, SLOW_QUEUE: 0}
+    for pk, owner_id, status, created_at, fast_left, slow_left in _open_reports():
+        if pk == report.pk:
+            continue
+        theirs = {FAST_QUEUE: max(0, fast_left), SLOW_QUEUE: max(0, slow_left)}
+        if status == ReportStatus.WAITING:
+            if not (
+                waiting
+                and owner_id == report.owner_id
+                and (created_at, str(pk))
+                < (
+                    report.created_at,
+                    str(report.pk),
+                )
+            ):
+                continue
+            for queue in ahead:
+                ahead[queue] += theirs[queue]
+            continue
+        for queue in ahead:
+            ahead[queue] += theirs[queue] if waiting else min(theirs[queue], own[queue])
+    report._sections_ahead = (report.revision, ahead)  # type: ignore[attr-defined]
+    return ahead
+
+
+def report_queue(report: Report) -> dict:
+    """The status body's `queue`: position among the owner's waiting reports (0: not waiting), sections ahead."""
+    if report.completed_at is not None:
+        return {"position": 0, "sections_ahead": 0}
+    position = 0
+    if report.status == ReportStatus.WAITING:
+        position = (
+            Report.objects.filter(owner_id=report.owner_id, status=ReportStatus.WAITING)
+            .filter(Q(created_at__lt=report.created_at) | Q(created_at=report.created_at, pk__lt=report.pk))
+            .count()
+            + 1
+        )
+    return {"position": position, "sections_ahead": sum(sections_ahead(report).values())}
+
+
+def report_eta_seconds(report: Report, *, durations: dict[str, float], parallelism: int) -> int | None:
+    """Seconds until the report ends: its own sections and the ones ahead of it, per queue, over the pools."""
+    if report.completed_at is not None:
+        return 0
+    own = _own_remaining(report)
+    ahead = sections_ahead(report)
+    per_queue = []
+    for queue in (FAST_QUEUE, SLOW_QUEUE):
+        names = [name for name in report.sections if SECTIONS[name].queue == queue]
+        if not names or not own[queue]:
+            continue
+        mean_ms = sum(durations.get(name, 1000.0) for name in names) / len(names)
+        per_queue.append((own[queue] + ahead[queue]) * mean_ms / 1000 / parallelism)
+    return round(max(per_queue)) if per_queue else 0
+
+
+# --- Cancel -------------------------------------------------------------------------------
+
+
+def report_cancel(*, report: Report) -> Report:
+    """End the report `cancelled`: sections not started never run; running ones finish and stay readable.
+
+    One transaction under the report's row lock: its queued and retrying
+    records become `cancelled` (a worker that gets their message finds nothing
+    to claim), the report ends, and its owner's waiting reports may start.
+    Partials, shared with other reports or not, stay. Raises 409 for a report
+    that has already ended.
+    """
+    with transaction.atomic():
+        locked = Report.objects.select_for_update().filter(pk=report.pk).values_list("completed_at").first()
+        if locked is None or locked[0] is not None:
+            raise ApplicationError(
+                "The report has already ended; there is nothing to cancel.", status_code=409
+            )
+        stopped = list(
+            ReportTask.objects.filter(
+                report_id=report.pk, state__in=[TaskState.QUEUED, TaskState.RETRYING]
+            ).values_list("pk", "dispatched_at")
+        )
+        ReportTask.objects.filter(
+            pk__in=[pk for pk, _ in stopped], state__in=[TaskState.QUEUED, TaskState.RETRYING]
+        ).update(state=TaskState.CANCELLED, finished_at=timezone.now(), error="cancelled")
+        Report.objects.filter(pk=report.pk).update(
+            **revised(status=ReportStatus.CANCELLED, completed_at=timezone.now())
+        )
+        revision_note_after_commit(report.pk)
+        waiting_release_later(owner_id=report.owner_id)
+    from . import dispatch
+
+    # Their messages would end quietly anyway; revoked, the workers skip them.
+    dispatch.tasks_revoke(task_ids=[dispatch.celery_task_id(pk) for pk, dispatched in stopped if dispatched])
+    logger.info("report %s cancelled: %d sections will not run", report.pk, len(stopped))
+    report.refresh_from_db()
+    return report
