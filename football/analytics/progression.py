@@ -1,0 +1,308 @@
+"""The figures that need more than one event: carries, progression, expected assists (xA) and blocks.
+
+Counted from a player's own events (in match order) and the shots of his
+matches, so that a report section needs one more query whatever the player
+(the shots of his matches), and the per-player aggregates, which read every
+event, count exactly the same thing (football.analytics.aggregates).
+
+Definitions (docs/football.md, "Progression, xA and defensive actions"):
+
+- A **carry** is the player's own run with the ball recorded inside his
+  on-the-ball events (Wyscout has no carry event; football.analytics.xt):
+  an acceleration (subEventId 70) not tagged not accurate (1802), or a touch
+  (72) or ground duel (11, 12, 13) whose end is exactly where the player's
+  own next event in the same period starts, within CARRY_MAX_GAP_S: Wyscout's
+  positions chain, so an opponent's action in between would start there
+  instead. 3 m to 60 m long, as in xt.
+- A completed pass: a pass (eventId 8) tagged accurate (1801) with an end.
+- **Progressive** (a completed pass or a carry): its end is at least
+  PROGRESSIVE_SHARE (25 %) closer to the centre of the goal attacked than its
+  start, or it ends in the penalty area from outside it. The "25 % of the
+  remaining distance" rule is the one Wyscout's own glossary variants and
+  many public analyses use; FBref's (StatsBomb data) differs: 10 yards
+  towards goal from the furthest point of the last six passes, or into the
+  box, and nothing from the defending 40 % of the pitch.
+- **Into the final third**: starts before x = 66.7 (percent of the pitch
+  length) and ends at or beyond it. **Into the box**: ends in the penalty
+  area, starts outside it.
+- **Expected assists (xA)**: for each pass that led directly to a shot, the
+  xG of that shot. A pass (eventId 8) or set piece led directly to a
+  team-mate's shot when that shot, in the same match and period at most
+  XA_MAX_GAP_S later, starts exactly where the pass ended (positions chain:
+  had anyone touched the ball in between, the shot would start elsewhere), or
+  when Wyscout tagged it assist (301) or key pass (302): then the first
+  team-mate's shot in that window. Wyscout's key-pass tag alone is sparse
+  (Salah 2017/18: 19 key passes) next to Opta's "chances created", hence
+  both. Key passes themselves are still counted from the tags (counting.py).
+- A **block**: an opponent's shot tagged blocked (2101) followed, within
+  BLOCK_MAX_GAP_S, by an event of this player that is not a goalkeeper's
+  (the blocker's touch, clearance or duel is what Wyscout records).
+"""
+
+import math
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from football import tags as wyscout
+
+from .counting import PENALTY_AREA_X, PENALTY_AREA_Y, SHOOTOUT_PERIOD, Totals, is_shot, parse_tags
+from .xt import (
+    CARRY_MAX_GAP_S,
+    CARRY_MAX_LENGTH_M,
+    CARRY_MIN_LENGTH_M,
+    CARRYING_SUBTYPES,
+    PITCH_LENGTH_M,
+    PITCH_WIDTH_M,
+)
+
+# A pass or carry is progressive when it brings the ball this share closer to goal.
+PROGRESSIVE_SHARE = 0.25
+# Wyscout's percent x where the attacking third begins.
+FINAL_THIRD_X = 100 * 2 / 3
+# The longest gap (s) between a key pass and the shot it set up: in the data
+# the shot almost always comes within 3 s; a longer wait means another action
+# (a save, a block, a rebound) came between them.
+XA_MAX_GAP_S = 10.0
+# The longest gap (s) between a blocked shot and the blocker's recorded touch.
+BLOCK_MAX_GAP_S = 2.0
+
+# The event fields a player's own events are read with, in match order
+# (order_by match_id, period, second, id): those of football.analytics.xt.
+OWN_EVENT_FIELDS = (
+    "id",
+    "match_id",
+    "period",
+    "second",
+    "team_id",
+    "player_id",
+    "type_id",
+    "subtype_id",
+    "x",
+    "y",
+    "end_x",
+    "end_y",
+    "tags",
+)
+# The fields of the shots of a player's matches.
+SHOT_FIELDS = (
+    "match_id",
+    "period",
+    "second",
+    "team_id",
+    "player_id",
+    "type_id",
+    "subtype_id",
+    "x",
+    "y",
+    "tags",
+)
+
+_EVENT = {name: i for i, name in enumerate(OWN_EVENT_FIELDS)}
+_SHOT = {name: i for i, name in enumerate(SHOT_FIELDS)}
+
+
+@dataclass(frozen=True, slots=True)
+class Progression:
+    """What one completed pass or carry did: moved towards goal, into the final third, into the box."""
+
+    progressive: bool
+    into_final_third: bool
+    into_box: bool
+
+
+def _distance_to_goal_m(x: float, y: float) -> float:
+    return math.hypot((100 - x) * PITCH_LENGTH_M / 100, (50 - y) * PITCH_WIDTH_M / 100)
+
+
+def _in_box(x: float, y: float) -> bool:
+    return x >= PENALTY_AREA_X and PENALTY_AREA_Y[0] <= y <= PENALTY_AREA_Y[1]
+
+
+def progression(x: float, y: float, end_x: float, end_y: float) -> Progression:
+    into_box = _in_box(end_x, end_y) and not _in_box(x, y)
+    closer = _distance_to_goal_m(end_x, end_y) <= (1 - PROGRESSIVE_SHARE) * _distance_to_goal_m(x, y)
+    return Progression(
+        progressive=closer or into_box,
+        into_final_third=x < FINAL_THIRD_X <= end_x,
+        into_box=into_box,
+    )
+
+
+def _carry_length_ok(x, y, end_x, end_y) -> bool:
+    length = math.hypot((end_x - x) * PITCH_LENGTH_M / 100, (end_y - y) * PITCH_WIDTH_M / 100)
+    return CARRY_MIN_LENGTH_M <= length <= CARRY_MAX_LENGTH_M
+
+
+def iter_completed_moves(events: Sequence[tuple]) -> Iterator[tuple[str, tuple]]:
+    """("pass" or "carry", event) for each completed pass and carry among one player's events.
+
+    `events` are the player's own events (OWN_EVENT_FIELDS) in match order.
+    """
+    count = len(events)
+    for i, event in enumerate(events):
+        if event[_EVENT["period"]] == SHOOTOUT_PERIOD:
+            continue
+        x, y, end_x, end_y = (event[_EVENT[f]] for f in ("x", "y", "end_x", "end_y"))
+        if None in (x, y, end_x, end_y):
+            continue
+        type_id, subtype_id = event[_EVENT["type_id"]], event[_EVENT["subtype_id"]]
+        tag_ids = parse_tags(event[_EVENT["tags"]])
+        if type_id == wyscout.PASS:
+            if wyscout.ACCURATE in tag_ids:
+                yield "pass", event
+            continue
+        if not _carry_length_ok(x, y, end_x, end_y):
+            continue
+        if type_id == wyscout.OTHERS_ON_THE_BALL and subtype_id == wyscout.ACCELERATION:
+            if wyscout.NOT_ACCURATE not in tag_ids:
+                yield "carry", event
+        elif (
+            subtype_id in CARRYING_SUBTYPES
+            and type_id in (wyscout.DUEL, wyscout.OTHERS_ON_THE_BALL)
+            and i + 1 < count
+            and _kept_the_ball(event, events[i + 1])
+        ):
+            yield "carry", event
+
+
+def _kept_the_ball(event: tuple, following: tuple) -> bool:
+    """Whether the player's own next event starts where this one ended, soon after, in the same period."""
+    return (
+        following[_EVENT["match_id"]] == event[_EVENT["match_id"]]
+        and following[_EVENT["period"]] == event[_EVENT["period"]]
+        and following[_EVENT["second"]] - event[_EVENT["second"]] <= CARRY_MAX_GAP_S
+        and (following[_EVENT["x"]], following[_EVENT["y"]])
+        == (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
+    )
+
+
+def shot_links(
+    events: Sequence[tuple], shots: Sequence[tuple], shot_xg: Sequence[float] | None
+) -> tuple[dict[int, float], set[int]]:
+    """xA per key-pass event id, and the ids of the player's events that blocked a shot.
+
+    `events`: one player's own events (OWN_EVENT_FIELDS); `shots`: the shots
+    of his matches (SHOT_FIELDS; every event that counting.is_shot calls a
+    shot), with their xG in `shot_xg` (None without a model: no xA then).
+    """
+    by_period: dict[tuple[int, str], list[int]] = {}
+    for index, shot in enumerate(shots):
+        if shot[_SHOT["period"]] != SHOOTOUT_PERIOD:
+            by_period.setdefault((shot[_SHOT["match_id"]], shot[_SHOT["period"]]), []).append(index)
+    for indices in by_period.values():
+        indices.sort(key=lambda index: shots[index][_SHOT["second"]])
+
+    xa: dict[int, float] = {}
+    blocks: set[int] = set()
+    if not by_period:
+        return xa, blocks
+    own_by_period: dict[tuple[int, str], list[tuple]] = {}
+    for event in events:
+        own_by_period.setdefault((event[_EVENT["match_id"]], event[_EVENT["period"]]), []).append(event)
+
+    for period_key, indices in by_period.items():
+        own = own_by_period.get(period_key)
+        if not own:
+            continue
+        for event in own:
+            if shot_xg is None:
+                break
+            tag_ids = parse_tags(event[_EVENT["tags"]])
+            tagged = wyscout.ASSIST in tag_ids or wyscout.KEY_PASS in tag_ids
+            passing = event[_EVENT["type_id"]] in (wyscout.PASS, wyscout.FREE_KICK)
+            if not (tagged or passing):
+                continue
+            second = event[_EVENT["second"]]
+            end = (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
+            for index in indices:
+                shot = shots[index]
+                gap = shot[_SHOT["second"]] - second
+                if gap < 0 or shot[_SHOT["team_id"]] != event[_EVENT["team_id"]]:
+                    continue
+                if gap > XA_MAX_GAP_S:
+                    break
+                if shot[_SHOT["player_id"]] == event[_EVENT["player_id"]]:
+                    continue
+                if tagged or (shot[_SHOT["x"]], shot[_SHOT["y"]]) == end:
+                    xa[event[_EVENT["id"]]] = float(shot_xg[index])
+                    break
+        for index in indices:
+            shot = shots[index]
+            if wyscout.BLOCKED not in parse_tags(shot[_SHOT["tags"]]):
+                continue
+            for event in own:
+                gap = event[_EVENT["second"]] - shot[_SHOT["second"]]
+                if (
+                    0 <= gap <= BLOCK_MAX_GAP_S
+                    and event[_EVENT["team_id"]] != shot[_SHOT["team_id"]]
+                    and event[_EVENT["type_id"]]
+                    not in (wyscout.SAVE_ATTEMPT, wyscout.GOALKEEPER_LEAVING_LINE)
+                ):
+                    blocks.add(event[_EVENT["id"]])
+                    break
+    return xa, blocks
+
+
+def add_context_figures(
+    totals_of: Callable[[tuple], Totals | None],
+    events: Sequence[tuple],
+    shots: Sequence[tuple],
+    shot_xg: Sequence[float] | None,
+) -> None:
+    """Adds xA, blocks and the progression figures of one player's events to the Totals each belongs to.
+
+    `totals_of(event)` names that Totals (None: the event is not counted there).
+    """
+    for kind, event in iter_completed_moves(events):
+        totals = totals_of(event)
+        if totals is not None:
+            x, y, end_x, end_y = (event[_EVENT[f]] for f in ("x", "y", "end_x", "end_y"))
+            totals.add_move(kind, progression(x, y, end_x, end_y))
+    xa, blocks = shot_links(events, shots, shot_xg)
+    if not xa and not blocks:
+        return
+    for event in events:
+        event_id = event[_EVENT["id"]]
+        if event_id in xa or event_id in blocks:
+            totals = totals_of(event)
+            if totals is not None:
+                totals.xa += xa.get(event_id, 0.0)
+                totals.blocks += event_id in blocks
+
+
+DEFENSIVE_KINDS = ("tackle_won", "interception", "clearance", "block", "recovery")
+
+
+def defensive_kinds(event: tuple, blocks: set[int]) -> list[str]:
+    """The defensive actions (DEFENSIVE_KINDS) one event of OWN_EVENT_FIELDS is, as counting.Totals counts them."""
+    if event[_EVENT["period"]] == SHOOTOUT_PERIOD:
+        return []
+    type_id, subtype_id = event[_EVENT["type_id"]], event[_EVENT["subtype_id"]]
+    tag_ids = parse_tags(event[_EVENT["tags"]])
+    kinds = []
+    if type_id == wyscout.DUEL and wyscout.WON in tag_ids:
+        if subtype_id == wyscout.GROUND_DEFENDING_DUEL:
+            kinds.append("tackle_won")
+        elif subtype_id == wyscout.GROUND_LOOSE_BALL_DUEL:
+            kinds.append("recovery")
+    if wyscout.INTERCEPTION in tag_ids:
+        kinds.append("interception")
+    if type_id == wyscout.OTHERS_ON_THE_BALL and subtype_id == wyscout.CLEARANCE:
+        kinds.append("clearance")
+    if event[_EVENT["id"]] in blocks:
+        kinds.append("block")
+    return kinds
+
+
+def shots_among(rows: Iterable[tuple]) -> list[tuple]:
+    """The shots (SHOT_FIELDS) among event rows of OWN_EVENT_FIELDS (all players of some matches)."""
+    shots = []
+    for row in rows:
+        if is_shot(row[_EVENT["type_id"]], row[_EVENT["subtype_id"]], parse_tags(row[_EVENT["tags"]])):
+            shots.append(tuple(row[_EVENT[name]] for name in SHOT_FIELDS))
+    return shots
+
+
+def shot_model_input(shots: Sequence[tuple]) -> list[tuple]:
+    """(x, y, subtype_id, tags) of each shot, as the xG model takes them."""
+    return [(s[_SHOT["x"]], s[_SHOT["y"]], s[_SHOT["subtype_id"]], s[_SHOT["tags"]]) for s in shots]
