@@ -217,11 +217,13 @@ def shot_links(
             for index in indices:
                 shot = shots[index]
                 gap = shot[_SHOT["second"]] - second
-                if gap < 0 or shot[_SHOT["team_id"]] != event[_EVENT["team_id"]]:
-                    continue
                 if gap > XA_MAX_GAP_S:
                     break
-                if shot[_SHOT["player_id"]] == event[_EVENT["player_id"]]:
+                if (
+                    gap < 0
+                    or shot[_SHOT["team_id"]] != event[_EVENT["team_id"]]
+                    or shot[_SHOT["player_id"]] == event[_EVENT["player_id"]]
+                ):
                     continue
                 if tagged or (shot[_SHOT["x"]], shot[_SHOT["y"]]) == end:
                     xa[event[_EVENT["id"]]] = float(shot_xg[index])
