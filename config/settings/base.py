@@ -423,9 +423,13 @@ REPORT_REUSE_CHECK_SAMPLE = env.int("REPORT_REUSE_CHECK_SAMPLE", default=9)
 # storage_audit deletes an object with no row only when it is older than this:
 # a section writes its file before its row.
 REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3600)
-# Minutes needed to be ranked in percentiles, per kind of competition: a
-# World Cup player plays at most about 840 minutes.
-PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
+# Minutes needed to be ranked in percentiles (and to be a similar-player
+# candidate), per kind of competition: a World Cup player plays at most about
+# 840 minutes. Below it a player's figures come with `small_sample` and no ranks.
+PERCENTILE_MIN_MINUTES = {
+    "league": env.int("PERCENTILE_MIN_MINUTES_LEAGUE", default=900),
+    "tournament": env.int("PERCENTILE_MIN_MINUTES_TOURNAMENT", default=270),
+}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 
