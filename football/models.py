@@ -260,9 +260,10 @@ class Event(models.Model):
             models.Index(fields=["player", "match"], name="event_player_match"),
             models.Index(fields=["match", "period", "second"], name="event_match_time"),
             models.Index(fields=["type_id", "subtype_id"], name="event_type"),
-            # The shots of a player's matches (xA, blocks: football.analytics.progression) in one
-            # index range per match, instead of reading every event of those matches.
-            models.Index(fields=["match", "type_id"], name="event_match_type"),
+            # The shots of a player's matches (xA, blocks: football.analytics.progression): a few
+            # index ranges per match (shots, direct free kicks, penalties, corners), instead of
+            # reading every event, or every set piece, of those matches.
+            models.Index(fields=["match", "type_id", "subtype_id"], name="event_match_type"),
         ]
 
 

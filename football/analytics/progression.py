@@ -83,6 +83,10 @@ OWN_EVENT_FIELDS = (
     "end_y",
     "tags",
 )
+# The set pieces that can be shots: direct free kicks, penalties, and corners
+# (three went straight in). The shots a pass can lead to or a player block are
+# these and open-play shots (no throw-in or indirect free kick is shot at goal).
+SET_PIECES_THAT_CAN_BE_SHOTS = (wyscout.FREE_KICK_SHOT, wyscout.PENALTY, wyscout.CORNER)
 # The fields of the shots of a player's matches.
 SHOT_FIELDS = (
     "match_id",
@@ -300,7 +304,10 @@ def shots_among(rows: Iterable[tuple]) -> list[tuple]:
     """The shots (SHOT_FIELDS) among event rows of OWN_EVENT_FIELDS (all players of some matches)."""
     shots = []
     for row in rows:
-        if is_shot(row[_EVENT["type_id"]], row[_EVENT["subtype_id"]], parse_tags(row[_EVENT["tags"]])):
+        type_id, subtype_id = row[_EVENT["type_id"]], row[_EVENT["subtype_id"]]
+        if type_id == wyscout.FREE_KICK and subtype_id not in SET_PIECES_THAT_CAN_BE_SHOTS:
+            continue
+        if is_shot(type_id, subtype_id, parse_tags(row[_EVENT["tags"]])):
             shots.append(tuple(row[_EVENT[name]] for name in SHOT_FIELDS))
     return shots
 
