@@ -12,6 +12,8 @@ refresh_analytics), never from all events: three queries whatever the player
 (the player, his aggregate rows, the events of his top actions).
 """
 
+from typing import Any
+
 from football.analytics.counting import match_minute
 from football.analytics.vaep import OTHER_KIND, PASS_KIND, VAEP_LOOKAHEAD, VAEP_TOP_ACTIONS, action_kind
 from football.models import Event, Player, PlayerSeasonAggregate
@@ -108,9 +110,9 @@ def compute(context: SectionContext) -> dict:
         line["_top"].extend(row["vaep_top"])
 
     top_ids = {item[0] for line in lines.values() for item in line["_top"]}
-    details = {
-        event_id: rest
-        for event_id, *rest in Event.objects.filter(id__in=top_ids).values_list(
+    details: dict[int, tuple[Any, ...]] = {
+        row[0]: row[1:]
+        for row in Event.objects.filter(id__in=top_ids).values_list(
             "id",
             "match_id",
             "match__label",

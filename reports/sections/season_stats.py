@@ -171,7 +171,7 @@ def compute(context: SectionContext) -> dict:
         return totals[key]
 
     shots: list[tuple] = []
-    shot_keys: list[tuple[tuple[int, int, int], bool]] = []
+    shot_keys: list[tuple[Totals, bool]] = []
     for event in events:
         _, _, period, _, _, _, type_id, subtype_id, x, y, _, _, tag_string = event
         event_totals = totals_of(event)
