@@ -169,9 +169,17 @@ def actions_of(rows: Sequence[tuple]) -> Actions:
             and wyscout.OWN_GOAL not in tag_ids
             and type_id in (wyscout.SHOT, wyscout.FREE_KICK)
         )
-        if scored or wyscout.ACCURATE in tag_ids or wyscout.WON in tag_ids:
+        shot = type_id == wyscout.SHOT or (
+            type_id == wyscout.FREE_KICK and subtype_id in (wyscout.FREE_KICK_SHOT, wyscout.PENALTY)
+        )
+        if shot:
+            # A shot succeeds when it scores, as in SPADL: Wyscout's "accurate" on a shot means on
+            # target, saved or not, and taken as success it made every saved shot look like a
+            # near-goal that the keeper's save then "undid" (keepers topped the value tables).
+            success = 1.0 if scored else 0.0
+        elif scored or wyscout.ACCURATE in tag_ids or wyscout.WON in tag_ids:
             success = 1.0
-        elif wyscout.NOT_ACCURATE in tag_ids or wyscout.LOST in tag_ids or type_id == wyscout.SHOT:
+        elif wyscout.NOT_ACCURATE in tag_ids or wyscout.LOST in tag_ids:
             success = 0.0
         else:
             success = 0.5
