@@ -39,9 +39,12 @@ Definitions (docs/football.md, "Progression, xA and defensive actions"):
   (the blocker's touch, clearance or duel is what Wyscout records).
 """
 
+import bisect
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from football import tags as wyscout
 
@@ -132,52 +135,85 @@ def progression(x: float, y: float, end_x: float, end_y: float) -> Progression:
     )
 
 
-def _carry_length_ok(x, y, end_x, end_y) -> bool:
-    length = math.hypot((end_x - x) * PITCH_LENGTH_M / 100, (end_y - y) * PITCH_WIDTH_M / 100)
-    return CARRY_MIN_LENGTH_M <= length <= CARRY_MAX_LENGTH_M
+PASS_MOVE, CARRY_MOVE = "pass", "carry"
 
 
-def iter_completed_moves(events: Sequence[tuple]) -> Iterator[tuple[str, tuple]]:
-    """("pass" or "carry", event) for each completed pass and carry among one player's events.
+def completed_moves(events: Sequence[tuple]) -> list[tuple[int, str, Progression]]:
+    """(index in `events`, "pass" or "carry", its Progression) of each completed pass and carry.
 
-    `events` are the player's own events (OWN_EVENT_FIELDS) in match order.
+    `events` are one player's own events (OWN_EVENT_FIELDS) in match order.
+    Vectorised: a busy player's season is some 5,000 events, and a loop of
+    Python arithmetic over them cost more than the section's queries.
     """
     count = len(events)
-    for i, event in enumerate(events):
-        if event[_EVENT["period"]] == SHOOTOUT_PERIOD:
-            continue
-        x, y, end_x, end_y = (event[_EVENT[f]] for f in ("x", "y", "end_x", "end_y"))
-        if None in (x, y, end_x, end_y):
-            continue
-        type_id, subtype_id = event[_EVENT["type_id"]], event[_EVENT["subtype_id"]]
-        tag_ids = parse_tags(event[_EVENT["tags"]])
-        if type_id == wyscout.PASS:
-            if wyscout.ACCURATE in tag_ids:
-                yield "pass", event
-            continue
-        if not _carry_length_ok(x, y, end_x, end_y):
-            continue
-        if type_id == wyscout.OTHERS_ON_THE_BALL and subtype_id == wyscout.ACCELERATION:
-            if wyscout.NOT_ACCURATE not in tag_ids:
-                yield "carry", event
-        elif (
-            subtype_id in CARRYING_SUBTYPES
-            and type_id in (wyscout.DUEL, wyscout.OTHERS_ON_THE_BALL)
-            and i + 1 < count
-            and _kept_the_ball(event, events[i + 1])
-        ):
-            yield "carry", event
-
-
-def _kept_the_ball(event: tuple, following: tuple) -> bool:
-    """Whether the player's own next event starts where this one ended, soon after, in the same period."""
-    return (
-        following[_EVENT["match_id"]] == event[_EVENT["match_id"]]
-        and following[_EVENT["period"]] == event[_EVENT["period"]]
-        and following[_EVENT["second"]] - event[_EVENT["second"]] <= CARRY_MAX_GAP_S
-        and (following[_EVENT["x"]], following[_EVENT["y"]])
-        == (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
+    if count == 0:
+        return []
+    nan = math.nan
+    x = np.array([nan if e[_EVENT["x"]] is None else e[_EVENT["x"]] for e in events], dtype=float)
+    y = np.array([nan if e[_EVENT["y"]] is None else e[_EVENT["y"]] for e in events], dtype=float)
+    end_x = np.array([nan if e[_EVENT["end_x"]] is None else e[_EVENT["end_x"]] for e in events], dtype=float)
+    end_y = np.array([nan if e[_EVENT["end_y"]] is None else e[_EVENT["end_y"]] for e in events], dtype=float)
+    type_id = np.array([e[_EVENT["type_id"]] for e in events])
+    subtype_id = np.array(
+        [-1 if e[_EVENT["subtype_id"]] is None else e[_EVENT["subtype_id"]] for e in events]
     )
+    tag_sets = [parse_tags(e[_EVENT["tags"]]) for e in events]
+    accurate = np.array([wyscout.ACCURATE in tags for tags in tag_sets])
+    not_accurate = np.array([wyscout.NOT_ACCURATE in tags for tags in tag_sets])
+    counted = np.array([e[_EVENT["period"]] != SHOOTOUT_PERIOD for e in events])
+    placed = ~(np.isnan(x) | np.isnan(y) | np.isnan(end_x) | np.isnan(end_y)) & counted
+
+    passes = placed & (type_id == wyscout.PASS) & accurate
+    length = np.hypot((end_x - x) * PITCH_LENGTH_M / 100, (end_y - y) * PITCH_WIDTH_M / 100)
+    carry_length = placed & (length >= CARRY_MIN_LENGTH_M) & (length <= CARRY_MAX_LENGTH_M)
+    acceleration = (
+        (type_id == wyscout.OTHERS_ON_THE_BALL) & (subtype_id == wyscout.ACCELERATION) & ~not_accurate
+    )
+    carrying = np.isin(subtype_id, list(CARRYING_SUBTYPES)) & np.isin(
+        type_id, (wyscout.DUEL, wyscout.OTHERS_ON_THE_BALL)
+    )
+    # Kept the ball: his own next event starts where this one ended, soon after, in the same period.
+    kept = np.zeros(count, dtype=bool)
+    if count > 1:
+        same_period = np.array(
+            [
+                events[i][_EVENT["match_id"]] == events[i + 1][_EVENT["match_id"]]
+                and events[i][_EVENT["period"]] == events[i + 1][_EVENT["period"]]
+                for i in range(count - 1)
+            ]
+        )
+        second = np.array([e[_EVENT["second"]] for e in events], dtype=float)
+        kept[:-1] = (
+            same_period
+            & (second[1:] - second[:-1] <= CARRY_MAX_GAP_S)
+            & (x[1:] == end_x[:-1])
+            & (y[1:] == end_y[:-1])
+        )
+    carries = carry_length & (acceleration | (carrying & kept))
+
+    def distance_to_goal(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        return np.hypot((100 - px) * PITCH_LENGTH_M / 100, (50 - py) * PITCH_WIDTH_M / 100)
+
+    def in_box(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        return (px >= PENALTY_AREA_X) & (py >= PENALTY_AREA_Y[0]) & (py <= PENALTY_AREA_Y[1])
+
+    moves = passes | carries
+    with np.errstate(invalid="ignore"):
+        into_box = in_box(end_x, end_y) & ~in_box(x, y)
+        closer = distance_to_goal(end_x, end_y) <= (1 - PROGRESSIVE_SHARE) * distance_to_goal(x, y)
+        into_final_third = (x < FINAL_THIRD_X) & (end_x >= FINAL_THIRD_X)
+    return [
+        (
+            int(i),
+            PASS_MOVE if passes[i] else CARRY_MOVE,
+            Progression(
+                progressive=bool(closer[i] or into_box[i]),
+                into_final_third=bool(into_final_third[i]),
+                into_box=bool(into_box[i]),
+            ),
+        )
+        for i in np.flatnonzero(moves)
+    ]
 
 
 def shot_links(
@@ -195,6 +231,11 @@ def shot_links(
             by_period.setdefault((shot[_SHOT["match_id"]], shot[_SHOT["period"]]), []).append(index)
     for indices in by_period.values():
         indices.sort(key=lambda index: shots[index][_SHOT["second"]])
+    seconds = {key: [shots[i][_SHOT["second"]] for i in indices] for key, indices in by_period.items()}
+    shot_starts = {
+        key: {(shots[i][_SHOT["team_id"]], shots[i][_SHOT["x"]], shots[i][_SHOT["y"]]) for i in indices}
+        for key, indices in by_period.items()
+    }
 
     xa: dict[int, float] = {}
     blocks: set[int] = set()
@@ -213,12 +254,14 @@ def shot_links(
                 break
             tag_ids = parse_tags(event[_EVENT["tags"]])
             tagged = wyscout.ASSIST in tag_ids or wyscout.KEY_PASS in tag_ids
+            end = (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
             passing = event[_EVENT["type_id"]] in (wyscout.PASS, wyscout.FREE_KICK)
-            if not (tagged or passing):
+            # Most passes end where no shot of his team starts: skip them without a search.
+            if not (tagged or (passing and (event[_EVENT["team_id"]], *end) in shot_starts[period_key])):
                 continue
             second = event[_EVENT["second"]]
-            end = (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
-            for index in indices:
+            # The shots from this second on: the window starts here.
+            for index in indices[bisect.bisect_left(seconds[period_key], second) :]:
                 shot = shots[index]
                 gap = shot[_SHOT["second"]] - second
                 if gap > XA_MAX_GAP_S:
@@ -232,17 +275,19 @@ def shot_links(
                 if tagged or (shot[_SHOT["x"]], shot[_SHOT["y"]]) == end:
                     xa[event[_EVENT["id"]]] = float(shot_xg[index])
                     break
+        own_seconds: list[float] = []  # his events' seconds (in order), computed at the first blocked shot
         for index in indices:
             shot = shots[index]
             if wyscout.BLOCKED not in parse_tags(shot[_SHOT["tags"]]):
                 continue
-            for event in own:
+            own_seconds = own_seconds or [event[_EVENT["second"]] for event in own]
+            for event in own[bisect.bisect_left(own_seconds, shot[_SHOT["second"]]) :]:
                 gap = event[_EVENT["second"]] - shot[_SHOT["second"]]
-                if (
-                    0 <= gap <= BLOCK_MAX_GAP_S
-                    and event[_EVENT["team_id"]] != shot[_SHOT["team_id"]]
-                    and event[_EVENT["type_id"]]
-                    not in (wyscout.SAVE_ATTEMPT, wyscout.GOALKEEPER_LEAVING_LINE)
+                if gap > BLOCK_MAX_GAP_S:
+                    break
+                if event[_EVENT["team_id"]] != shot[_SHOT["team_id"]] and event[_EVENT["type_id"]] not in (
+                    wyscout.SAVE_ATTEMPT,
+                    wyscout.GOALKEEPER_LEAVING_LINE,
                 ):
                     blocks.add(event[_EVENT["id"]])
                     break
@@ -259,11 +304,10 @@ def add_context_figures(
 
     `totals_of(event)` names that Totals (None: the event is not counted there).
     """
-    for kind, event in iter_completed_moves(events):
-        totals = totals_of(event)
+    for index, kind, moved in completed_moves(events):
+        totals = totals_of(events[index])
         if totals is not None:
-            x, y, end_x, end_y = (event[_EVENT[f]] for f in ("x", "y", "end_x", "end_y"))
-            totals.add_move(kind, progression(x, y, end_x, end_y))
+            totals.add_move(kind, moved)
     xa, blocks = shot_links(events, shots, shot_xg)
     if not xa and not blocks:
         return
