@@ -165,7 +165,9 @@ def count_season(
         # xA, blocks and progression, from each player's own events and the batch's shots,
         # as the season_stats section counts them from his events and his matches' shots.
         batch_shots = shots_among(rows)
-        batch_shot_xg = [float(v) for v in xg_model.predict(shot_model_input(batch_shots))]
+        xg_by_shot = dict(
+            zip(batch_shots, xg_model.predict(shot_model_input(batch_shots)).tolist(), strict=True)
+        )
         own_events: dict[int, list[tuple]] = {}
         for row in rows:
             if row[_I["player_id"]] is not None:
@@ -177,7 +179,7 @@ def count_season(
                 ),
                 player_events,
                 batch_shots,
-                batch_shot_xg,
+                lambda linked, values=xg_by_shot: [values[shot] for shot in linked],
             )
 
         actions = actions_of(rows)

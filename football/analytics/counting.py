@@ -230,16 +230,16 @@ class Totals:
             self.penalty_goals += penalty
         return True
 
-    def add_move(self, kind: str, moved) -> None:
-        """One completed pass or carry (`kind` "pass" or "carry") and its progression.Progression."""
+    def add_move(self, kind: str, progressive: bool, into_final_third: bool, into_box: bool) -> None:
+        """One completed pass or carry (`kind` "pass" or "carry"), as football.analytics.progression classes it."""
         if kind == "pass":
-            self.progressive_passes += moved.progressive
-            self.passes_into_final_third += moved.into_final_third
-            self.passes_into_box += moved.into_box
+            self.progressive_passes += progressive
+            self.passes_into_final_third += into_final_third
+            self.passes_into_box += into_box
         else:
-            self.progressive_carries += moved.progressive
-            self.carries_into_final_third += moved.into_final_third
-            self.carries_into_box += moved.into_box
+            self.progressive_carries += progressive
+            self.carries_into_final_third += into_final_third
+            self.carries_into_box += into_box
 
     @property
     def defensive_actions(self) -> int:
@@ -305,6 +305,14 @@ def shot_xg(shots: list[tuple]) -> list[float] | None:
     except ModelNotFittedError:
         return None
     return [float(v) for v in model.predict(shots)]
+
+
+def current_xg_model():
+    """The xG model a section uses (pinned or newest), or None before one is fitted."""
+    try:
+        return load_current_xg()
+    except ModelNotFittedError:
+        return None
 
 
 def is_penalty(type_id: int, subtype_id: int | None) -> bool:

@@ -138,8 +138,8 @@ def progression(x: float, y: float, end_x: float, end_y: float) -> Progression:
 PASS_MOVE, CARRY_MOVE = "pass", "carry"
 
 
-def completed_moves(events: Sequence[tuple]) -> list[tuple[int, str, Progression]]:
-    """(index in `events`, "pass" or "carry", its Progression) of each completed pass and carry.
+def completed_moves(events: Sequence[tuple]) -> list[tuple[int, str, bool, bool, bool]]:
+    """(index in `events`, "pass" or "carry", progressive, into the final third, into the box) of each move.
 
     `events` are one player's own events (OWN_EVENT_FIELDS) in match order.
     Vectorised: a busy player's season is some 5,000 events, and a loop of
@@ -202,28 +202,27 @@ def completed_moves(events: Sequence[tuple]) -> list[tuple[int, str, Progression
         into_box = in_box(end_x, end_y) & ~in_box(x, y)
         closer = distance_to_goal(end_x, end_y) <= (1 - PROGRESSIVE_SHARE) * distance_to_goal(x, y)
         into_final_third = (x < FINAL_THIRD_X) & (end_x >= FINAL_THIRD_X)
-    return [
-        (
-            int(i),
-            PASS_MOVE if passes[i] else CARRY_MOVE,
-            Progression(
-                progressive=bool(closer[i] or into_box[i]),
-                into_final_third=bool(into_final_third[i]),
-                into_box=bool(into_box[i]),
-            ),
+    chosen = np.flatnonzero(moves)
+    return list(
+        zip(
+            chosen.tolist(),
+            np.where(passes[chosen], PASS_MOVE, CARRY_MOVE).tolist(),
+            (closer | into_box)[chosen].tolist(),
+            into_final_third[chosen].tolist(),
+            into_box[chosen].tolist(),
+            strict=True,
         )
-        for i in np.flatnonzero(moves)
-    ]
+    )
 
 
 def shot_links(
-    events: Sequence[tuple], shots: Sequence[tuple], shot_xg: Sequence[float] | None
-) -> tuple[dict[int, float], set[int]]:
-    """xA per key-pass event id, and the ids of the player's events that blocked a shot.
+    events: Sequence[tuple], shots: Sequence[tuple], *, assists: bool = True
+) -> tuple[dict[int, int], set[int]]:
+    """The shot (index in `shots`) each pass of the player led to, by event id; the ids of his blocks.
 
     `events`: one player's own events (OWN_EVENT_FIELDS); `shots`: the shots
-    of his matches (SHOT_FIELDS; every event that counting.is_shot calls a
-    shot), with their xG in `shot_xg` (None without a model: no xA then).
+    of his matches (SHOT_FIELDS; those counting.is_shot calls a shot).
+    `assists=False` looks for blocks only.
     """
     by_period: dict[tuple[int, str], list[int]] = {}
     for index, shot in enumerate(shots):
@@ -237,7 +236,7 @@ def shot_links(
         for key, indices in by_period.items()
     }
 
-    xa: dict[int, float] = {}
+    xa: dict[int, int] = {}
     blocks: set[int] = set()
     if not by_period:
         return xa, blocks
@@ -249,15 +248,16 @@ def shot_links(
         own = own_by_period.get(period_key)
         if not own:
             continue
-        for event in own:
-            if shot_xg is None:
-                break
-            tag_ids = parse_tags(event[_EVENT["tags"]])
+        starts = shot_starts[period_key]
+        for event in own if assists else ():
+            tag_string = event[_EVENT["tags"]]
+            # "30" is in every string with tag 301 or 302: most events need no parsing here.
+            tag_ids = parse_tags(tag_string) if "30" in tag_string else frozenset()
             tagged = wyscout.ASSIST in tag_ids or wyscout.KEY_PASS in tag_ids
             end = (event[_EVENT["end_x"]], event[_EVENT["end_y"]])
             passing = event[_EVENT["type_id"]] in (wyscout.PASS, wyscout.FREE_KICK)
             # Most passes end where no shot of his team starts: skip them without a search.
-            if not (tagged or (passing and (event[_EVENT["team_id"]], *end) in shot_starts[period_key])):
+            if not (tagged or (passing and (event[_EVENT["team_id"]], *end) in starts)):
                 continue
             second = event[_EVENT["second"]]
             # The shots from this second on: the window starts here.
@@ -273,7 +273,7 @@ def shot_links(
                 ):
                     continue
                 if tagged or (shot[_SHOT["x"]], shot[_SHOT["y"]]) == end:
-                    xa[event[_EVENT["id"]]] = float(shot_xg[index])
+                    xa[event[_EVENT["id"]]] = index
                     break
         own_seconds: list[float] = []  # his events' seconds (in order), computed at the first blocked shot
         for index in indices:
@@ -298,19 +298,25 @@ def add_context_figures(
     totals_of: Callable[[tuple], Totals | None],
     events: Sequence[tuple],
     shots: Sequence[tuple],
-    shot_xg: Sequence[float] | None,
+    xg_of: Callable[[list[tuple]], Sequence[float]] | None,
 ) -> None:
     """Adds xA, blocks and the progression figures of one player's events to the Totals each belongs to.
 
-    `totals_of(event)` names that Totals (None: the event is not counted there).
+    `totals_of(event)` names that Totals (None: the event is not counted
+    there); `xg_of(shots)` gives the xG of some of `shots` (None without an xG
+    model: no xA then). Only the shots his passes led to are valued.
     """
-    for index, kind, moved in completed_moves(events):
+    for index, kind, progressive, into_final_third, into_box in completed_moves(events):
         totals = totals_of(events[index])
         if totals is not None:
-            totals.add_move(kind, moved)
-    xa, blocks = shot_links(events, shots, shot_xg)
-    if not xa and not blocks:
+            totals.add_move(kind, progressive, into_final_third, into_box)
+    assisted, blocks = shot_links(events, shots, assists=xg_of is not None)
+    if not assisted and not blocks:
         return
+    xa: dict[int, float] = {}
+    if assisted and xg_of is not None:
+        values = xg_of([shots[index] for index in assisted.values()])
+        xa = {event_id: float(value) for event_id, value in zip(assisted, values, strict=True)}
     for event in events:
         event_id = event[_EVENT["id"]]
         if event_id in xa or event_id in blocks:

@@ -59,7 +59,7 @@ def defensive_actions(events: list[tuple]) -> dict:
     from .season_stats import match_shots
 
     shots = match_shots(sorted({e[_E["match_id"]] for e in events})) if events else []
-    _, blocks = shot_links(events, shots, None)
+    _, blocks = shot_links(events, shots, assists=False)
     actions = []
     counts = dict.fromkeys(DEFENSIVE_KINDS, 0)
     for event in events:

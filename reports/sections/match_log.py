@@ -10,7 +10,7 @@ there was extra time). A tie decided on penalties is a draw in the record, as
 football counts it, with the shoot-out in `penalties`.
 """
 
-from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
+from football.analytics.counting import Totals, current_xg_model, is_penalty, parse_tags
 from football.analytics.progression import OWN_EVENT_FIELDS, add_context_figures, shot_model_input
 from football.models import Appearance, Event, Player
 from football.providers import blank_missing, not_in_source
@@ -146,18 +146,19 @@ def compute(context: SectionContext) -> dict:
         if match_totals.add_event(type_id, subtype_id, period, parse_tags(tag_string)):
             shots.append((x, y, subtype_id, tag_string))
             shot_keys.append((match_id, is_penalty(type_id, subtype_id)))
-    # xA and progression need the shots of his matches: one more query, one xG prediction for all.
+    # xA and progression need the shots of his matches: one more query; only the shots his
+    # passes led to are valued.
     context_shots = match_shots(sorted(totals)) if events else []
-    xg_all = shot_xg(shots + shot_model_input(context_shots))
-    xg = xg_all[: len(shots)] if xg_all is not None else None
-    if xg is not None:
-        for (match_id, penalty), value in zip(shot_keys, xg, strict=True):
-            totals[match_id].add_xg(value, penalty=penalty)
+    model = current_xg_model()
+    xg = model is not None
+    if model is not None:
+        for (match_id, penalty), value in zip(shot_keys, model.predict(shots), strict=True):
+            totals[match_id].add_xg(float(value), penalty=penalty)
     add_context_figures(
         lambda event: totals.get(event[_MATCH]),
         events,
         context_shots,
-        xg_all[len(shots) :] if xg_all is not None else None,
+        (lambda linked: model.predict(shot_model_input(linked))) if model is not None else None,
     )
 
     rows = []
@@ -177,8 +178,8 @@ def compute(context: SectionContext) -> dict:
                 "assists": t.assists,
                 "shots": t.shots,
                 "shots_on_target": t.shots_on_target,
-                "xg": round(t.xg, 3) if xg is not None else None,
-                "xa": round(t.xa, 3) if xg is not None else None,
+                "xg": round(t.xg, 3) if xg else None,
+                "xa": round(t.xa, 3) if xg else None,
                 "passes": t.passes,
                 "passes_accurate": t.passes_accurate,
                 "key_passes": t.key_passes,
@@ -205,7 +206,7 @@ def compute(context: SectionContext) -> dict:
         missing = not_in_source([provider])
         blank_missing(rows[-1], missing)
         rows[-1]["not_in_source"] = missing
-    return {"matches": rows, "xg_model": xg is not None, "not_in_source": not_in_source(providers)}
+    return {"matches": rows, "xg_model": xg, "not_in_source": not_in_source(providers)}
 
 
 SECTION = Section(

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from football.analytics.counting import Totals, is_penalty, is_shot, parse_tags, shot_xg
+from football.analytics.counting import Totals, current_xg_model, is_penalty, is_shot, parse_tags
 from football.analytics.progression import (
     OWN_EVENT_FIELDS,
     SET_PIECES_THAT_CAN_BE_SHOTS,
@@ -180,22 +180,24 @@ def compute(context: SectionContext) -> dict:
             shot_keys.append((event_totals, is_penalty(type_id, subtype_id)))
     # xA, blocks and progression: the shots of his matches are the one more query.
     context_shots = match_shots(sorted(match_keys)) if events else []
-    # One prediction (and one model load) for his shots and those of his matches.
-    xg_all = shot_xg(shots + shot_model_input(context_shots))
-    xg = xg_all[: len(shots)] if xg_all is not None else None
-    if xg is not None:
-        for (event_totals, penalty), value in zip(shot_keys, xg, strict=True):
-            event_totals.add_xg(value, penalty=penalty)
+    model = current_xg_model()
+    if model is not None:
+        for (event_totals, penalty), value in zip(shot_keys, model.predict(shots), strict=True):
+            event_totals.add_xg(float(value), penalty=penalty)
     add_context_figures(
-        totals_of, events, context_shots, xg_all[len(shots) :] if xg_all is not None else None
+        totals_of,
+        events,
+        context_shots,
+        (lambda linked: model.predict(shot_model_input(linked))) if model is not None else None,
     )
+    xg = model is not None
 
     competitions = [
         {
             **row,
             "first_match": row["first_match"].date().isoformat(),
             "last_match": row["last_match"].date().isoformat(),
-            **totals[key].figures(with_xg=xg is not None),
+            **totals[key].figures(with_xg=xg),
         }
         for key, row in rows.items()
     ]
@@ -207,7 +209,7 @@ def compute(context: SectionContext) -> dict:
         row["not_in_source"] = missing
     return {
         "competitions": competitions,
-        "xg_model": xg is not None,
+        "xg_model": xg,
         "not_in_source": not_in_source(set(providers.values())),
     }
 
