@@ -168,6 +168,10 @@ def count_season(
         xg_by_shot = dict(
             zip(batch_shots, xg_model.predict(shot_model_input(batch_shots)).tolist(), strict=True)
         )
+
+        def linked_xg(linked: list[tuple], values: dict[tuple, float] = xg_by_shot) -> list[float]:
+            return [values[shot] for shot in linked]
+
         own_events: dict[int, list[tuple]] = {}
         for row in rows:
             if row[_I["player_id"]] is not None:
@@ -179,7 +183,7 @@ def count_season(
                 ),
                 player_events,
                 batch_shots,
-                lambda linked, values=xg_by_shot: [values[shot] for shot in linked],
+                linked_xg,
             )
 
         actions = actions_of(rows)
