@@ -109,6 +109,20 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="event",
-            index=models.Index(fields=["match", "type_id", "subtype_id"], name="event_match_type"),
+            index=models.Index(
+                fields=[
+                    "match",
+                    "type_id",
+                    "subtype_id",
+                    "period",
+                    "second",
+                    "team",
+                    "player",
+                    "x",
+                    "y",
+                    "tags",
+                ],
+                name="event_match_type",
+            ),
         ),
     ]
