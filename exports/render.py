@@ -42,7 +42,12 @@ PER90_PREFIX = "per90_"
 # injection); text cells that do are prefixed with an apostrophe.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # The visuals section's pictures, in the order the PDF shows them.
-PICTURES = (("shot_map", "Shot map"), ("heatmap", "Heatmap"), ("pass_map", "Pass map"))
+PICTURES = (
+    ("shot_map", "Shot map"),
+    ("heatmap", "Heatmap"),
+    ("pass_map", "Pass map"),
+    ("defensive_actions", "Defensive actions"),
+)
 CHROMIUM_FLAGS = (
     "--headless=new",
     "--no-sandbox",  # workers may run as root (CI, containers)

@@ -260,6 +260,25 @@ class Event(models.Model):
             models.Index(fields=["player", "match"], name="event_player_match"),
             models.Index(fields=["match", "period", "second"], name="event_match_time"),
             models.Index(fields=["type_id", "subtype_id"], name="event_type"),
+            # The shots of a player's matches (xA, blocks: football.analytics.progression): a few
+            # index ranges per match (shots, direct free kicks, penalties, corners), and covering
+            # (every field that query reads is in the index): no lookup of the row per shot, which
+            # was 40-60 ms of a busy player's season_stats.
+            models.Index(
+                fields=[
+                    "match",
+                    "type_id",
+                    "subtype_id",
+                    "period",
+                    "second",
+                    "team",
+                    "player",
+                    "x",
+                    "y",
+                    "tags",
+                ],
+                name="event_match_type",
+            ),
         ]
 
 
@@ -278,6 +297,8 @@ class FittedModel(models.Model):
     class Kind(models.TextChoices):
         EXPECTED_GOALS = "xg"
         EXPECTED_THREAT = "xt"
+        # The possession-value model (VAEP-style: two classifiers over the last actions).
+        POSSESSION_VALUE = "vaep"
         # Not fitted but derived: the per-player aggregates, versioned the same way.
         AGGREGATES = "agg"
 
@@ -328,6 +349,27 @@ class PlayerSeasonAggregate(models.Model):
     red_cards = models.PositiveSmallIntegerField(default=0)
     xt_added = models.FloatField(default=0)
     touches = models.PositiveIntegerField(default=0)
+    # xA, progression and defensive actions: football.analytics.progression and counting.
+    xa = models.FloatField(default=0)
+    progressive_passes = models.PositiveIntegerField(default=0)
+    progressive_carries = models.PositiveIntegerField(default=0)
+    passes_into_final_third = models.PositiveIntegerField(default=0)
+    carries_into_final_third = models.PositiveIntegerField(default=0)
+    passes_into_box = models.PositiveIntegerField(default=0)
+    carries_into_box = models.PositiveIntegerField(default=0)
+    tackles_won = models.PositiveIntegerField(default=0)
+    interceptions = models.PositiveIntegerField(default=0)
+    clearances = models.PositiveIntegerField(default=0)
+    blocks = models.PositiveIntegerField(default=0)
+    recoveries = models.PositiveIntegerField(default=0)
+    # Possession value (football.analytics.vaep): the sum over the player's actions, its
+    # offensive and defensive parts, how many actions were valued, and the most valuable
+    # ones as [event id, value, offensive, defensive] (the possession_value section).
+    vaep = models.FloatField(default=0)
+    vaep_offensive = models.FloatField(default=0)
+    vaep_defensive = models.FloatField(default=0)
+    vaep_actions = models.PositiveIntegerField(default=0)
+    vaep_top = models.JSONField(default=list)
     # Data and model versions these figures were computed from.
     version = models.CharField(max_length=64)
 

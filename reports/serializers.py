@@ -2,7 +2,7 @@ from django.conf import settings
 from rest_framework import serializers
 
 from .models import Report
-from .sections import SECTIONS
+from .sections import REGISTRY, SECTIONS
 
 
 class ReportCreateSerializer(serializers.Serializer):
@@ -122,7 +122,14 @@ class ReportDataSerializer(serializers.Serializer):
 
     report = serializers.DictField()
     credit = serializers.CharField()
-    players = serializers.DictField(help_text='{"<player id>": {"<section>": {...}}}')
+    players = serializers.DictField(
+        help_text='{"<player id>": {"<section>": {...}}}. Sections (docs/football.md and docs/models.md '
+        "have every field): "
+        + "; ".join(
+            f"`{section.name}` ({section.queue}, version {section.version}): {section.description}"
+            for section in REGISTRY
+        )
+    )
     pending = serializers.ListField(child=serializers.DictField())
     failed = serializers.ListField(child=serializers.DictField())
     cancelled = serializers.ListField(

@@ -44,6 +44,7 @@ SECTION_LABELS = {
     "percentiles": "Percentiles",
     "similar_players": "Similar players",
     "expected_threat": "Expected threat",
+    "possession_value": "Possession value",
     "visuals": "Pictures",
 }
 # Headers that keep a shared page (its token is in the address) out of caches and search engines.

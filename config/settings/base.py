@@ -447,9 +447,13 @@ REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=8)
 # report of theirs waits in `waiting`; a report of a user with nothing
 # outstanding always starts. Staff raise it per user in the admin (AnalystQuota). 0: no limit.
 REPORT_USER_MAX_OUTSTANDING = env.int("REPORT_USER_MAX_OUTSTANDING", default=9000)
-# Minutes needed to be ranked in percentiles, per kind of competition: a
-# World Cup player plays at most about 840 minutes.
-PERCENTILE_MIN_MINUTES = {"league": 900, "tournament": 270}
+# Minutes needed to be ranked in percentiles (and to be a similar-player
+# candidate), per kind of competition: a World Cup player plays at most about
+# 840 minutes. Below it a player's figures come with `small_sample` and no ranks.
+PERCENTILE_MIN_MINUTES = {
+    "league": env.int("PERCENTILE_MIN_MINUTES_LEAGUE", default=900),
+    "tournament": env.int("PERCENTILE_MIN_MINUTES_TOURNAMENT", default=270),
+}
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
 

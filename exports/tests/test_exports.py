@@ -26,6 +26,7 @@ from conftest import need, wait_for
 from exports import render
 from exports.models import Export, ExportState
 from football.analytics.aggregates import refresh_aggregates
+from football.analytics.vaep import fit_vaep
 from football.analytics.xg import fit_xg
 from football.analytics.xt import fit_xt
 from football.models import PlayerSeasonAggregate
@@ -163,13 +164,14 @@ def test_pdf_csv_xlsx_of_a_world_cup_report_failure_retry_new_generation_and_del
     world_cup, slow_worker_env, user, other_user, tmp_path
 ):
     needs_poppler_and_chromium()
-    # xG and xT fitted, the aggregates not: percentiles and similar players fail
+    # xG, xT and possession value fitted, the aggregates not: percentiles and similar players fail
     # in the first generation, for real, and the retry after the refresh fixes them.
     # The slow worker's Chromium is missing: the first PDF fails with the reason.
     slow_worker_env(EXPORT_CHROMIUM_PATH="/nonexistent/chromium")
     PlayerSeasonAggregate.objects.all().delete()
     fit_xg()
     fit_xt()
+    fit_vaep()
 
     report, _ = report_create(owner=user, player_ids=[GRIEZMANN, MBAPPE], name=HOSTILE_NAME)
     report = wait_for(

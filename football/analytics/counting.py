@@ -70,6 +70,19 @@ PER90_FIGURES = (
     "duels",
     "duels_won",
     "touches",
+    "xa",
+    "progressive_passes",
+    "progressive_carries",
+    "passes_into_final_third",
+    "carries_into_final_third",
+    "passes_into_box",
+    "carries_into_box",
+    "tackles_won",
+    "interceptions",
+    "clearances",
+    "blocks",
+    "recoveries",
+    "defensive_actions",
 )
 
 
@@ -154,6 +167,22 @@ class Totals:
     yellow_cards: int = 0
     red_cards: int = 0
     touches: int = 0
+    # Expected assists: the xG of the shots the player's key passes led to (football.analytics.progression).
+    xa: float = 0.0
+    # Completed passes and carries (football.analytics.progression has the definitions).
+    progressive_passes: int = 0
+    progressive_carries: int = 0
+    passes_into_final_third: int = 0
+    carries_into_final_third: int = 0
+    passes_into_box: int = 0
+    carries_into_box: int = 0
+    # Defensive actions: a ground defending duel won, tag 1401 on any event, a
+    # clearance (subEventId 71), a blocked shot (progression), a loose-ball duel won.
+    tackles_won: int = 0
+    interceptions: int = 0
+    clearances: int = 0
+    blocks: int = 0
+    recoveries: int = 0
 
     def add_appearance(
         self, *, status: str, minutes: int, yellow_card_minute: int | None, red_card_minute: int | None
@@ -184,7 +213,12 @@ class Totals:
             self.passes_accurate += wyscout.ACCURATE in tag_ids
         elif type_id == wyscout.DUEL:
             self.duels += 1
-            self.duels_won += wyscout.WON in tag_ids
+            won = wyscout.WON in tag_ids
+            self.duels_won += won
+            self.tackles_won += won and subtype_id == wyscout.GROUND_DEFENDING_DUEL
+            self.recoveries += won and subtype_id == wyscout.GROUND_LOOSE_BALL_DUEL
+        self.interceptions += wyscout.INTERCEPTION in tag_ids
+        self.clearances += type_id == wyscout.OTHERS_ON_THE_BALL and subtype_id == wyscout.CLEARANCE
         if not is_shot(type_id, subtype_id, tag_ids):
             return False
         self.shots += 1
@@ -195,6 +229,21 @@ class Totals:
             self.goals += 1
             self.penalty_goals += penalty
         return True
+
+    def add_move(self, kind: str, progressive: bool, into_final_third: bool, into_box: bool) -> None:
+        """One completed pass or carry (`kind` "pass" or "carry"), as football.analytics.progression classes it."""
+        if kind == "pass":
+            self.progressive_passes += progressive
+            self.passes_into_final_third += into_final_third
+            self.passes_into_box += into_box
+        else:
+            self.progressive_carries += progressive
+            self.carries_into_final_third += into_final_third
+            self.carries_into_box += into_box
+
+    @property
+    def defensive_actions(self) -> int:
+        return self.tackles_won + self.interceptions + self.clearances + self.blocks + self.recoveries
 
     def add_xg(self, value: float, *, penalty: bool) -> None:
         self.xg += value
@@ -216,11 +265,13 @@ class Totals:
         """
         out: dict = {f.name: getattr(self, f.name) for f in fields(self)}
         out["non_penalty_goals"] = self.non_penalty_goals
+        out["defensive_actions"] = self.defensive_actions
         if with_xg:
             out["xg"] = round(self.xg, 3)
             out["npxg"] = round(self.npxg, 3)
+            out["xa"] = round(self.xa, 3)
         else:
-            out["xg"] = out["npxg"] = None
+            out["xg"] = out["npxg"] = out["xa"] = None
         out["pass_accuracy_pct"] = _percent(self.passes_accurate, self.passes)
         out["shot_accuracy_pct"] = _percent(self.shots_on_target, self.shots)
         out["conversion_pct"] = _percent(self.goals, self.shots)
@@ -233,6 +284,8 @@ class Totals:
             )
             for name in PER90_FIGURES
         }
+        # The minutes every per-90 figure above is based on.
+        out["per90_minutes"] = self.minutes
         return out
 
 
@@ -252,6 +305,14 @@ def shot_xg(shots: list[tuple]) -> list[float] | None:
     except ModelNotFittedError:
         return None
     return [float(v) for v in model.predict(shots)]
+
+
+def current_xg_model():
+    """The xG model a section uses (pinned or newest), or None before one is fitted."""
+    try:
+        return load_current_xg()
+    except ModelNotFittedError:
+        return None
 
 
 def is_penalty(type_id: int, subtype_id: int | None) -> bool:

@@ -7,7 +7,7 @@ from football.analytics import ModelNotFittedError
 from football.analytics.aggregates import refresh_aggregates
 from football.models import FittedModel, PlayerSeasonAggregate
 from reports.sections import SECTIONS, SectionContext
-from reports.tests.fast_sections_data import build_record, store_known_xg, store_known_xt
+from reports.tests.fast_sections_data import build_record, store_known_vaep, store_known_xg, store_known_xt
 
 pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
 
@@ -28,6 +28,17 @@ SHARED_FIGURES = (
     "yellow_cards",
     "red_cards",
     "touches",
+    "progressive_passes",
+    "progressive_carries",
+    "passes_into_final_third",
+    "carries_into_final_third",
+    "passes_into_box",
+    "carries_into_box",
+    "tackles_won",
+    "interceptions",
+    "clearances",
+    "blocks",
+    "recoveries",
 )
 
 
@@ -35,6 +46,7 @@ def test_rows_match_season_stats_and_add_xt():
     record = build_record()
     store_known_xg()
     store_known_xt()
+    store_known_vaep()
     fitted = refresh_aggregates()
     assert fitted.kind == FittedModel.Kind.AGGREGATES
     assert fitted.parameters["xg_version"] == "known-xg" and fitted.parameters["xt_version"] == "known-xt"
@@ -49,6 +61,7 @@ def test_rows_match_season_stats_and_add_xt():
         }
         assert row.xg == pytest.approx(season["xg"], abs=1e-3)
         assert row.npxg == pytest.approx(season["npxg"], abs=1e-3)
+        assert row.xa == pytest.approx(season["xa"], abs=1e-3)
         assert (row.role, row.version, row.team_id) == ("FW", fitted.version, season["team_id"])
     league = rows[record.league.id]
     assert (league.goals, league.touches, league.minutes) == (3, 11, 135)
@@ -61,6 +74,7 @@ def test_unchanged_versions_are_not_rebuilt_and_new_models_are():
     record = build_record()
     store_known_xg()
     store_known_xt()
+    store_known_vaep()
     first = refresh_aggregates()
     PlayerSeasonAggregate.objects.filter(competition=record.cup).delete()
     # Same data, same models: nothing to do, the deleted row stays deleted.
@@ -82,6 +96,7 @@ def test_without_models_nothing_changes():
     record = build_record()
     store_known_xg()
     store_known_xt()
+    store_known_vaep()
     refresh_aggregates()
     FittedModel.objects.filter(kind=FittedModel.Kind.EXPECTED_THREAT).delete()
     before = list(PlayerSeasonAggregate.objects.order_by("id").values())
@@ -100,7 +115,7 @@ def test_refresh_analytics_command_fits_both_models_then_the_aggregates(capsys):
     call_command("refresh_analytics")
     out = capsys.readouterr().out
     kinds = set(FittedModel.objects.values_list("kind", flat=True))
-    assert kinds == {"xg", "xt", "agg"}
+    assert kinds == {"xg", "xt", "vaep", "agg"}
     assert "aggregates" in out and "rows" in out
     assert PlayerSeasonAggregate.objects.count() == len(league.player_ids)
 
@@ -128,3 +143,4 @@ def test_world_cup_aggregates_agree_with_season_stats_for_every_player(world_cup
             name: season[name] for name in SHARED_FIGURES
         }
         assert row.xg == pytest.approx(season["xg"], abs=1e-3)
+        assert row.xa == pytest.approx(season["xa"], abs=1e-3)

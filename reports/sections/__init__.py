@@ -5,6 +5,7 @@ from .expected_threat import SECTION as EXPECTED_THREAT
 from .heatmap import SECTION as HEATMAP
 from .match_log import SECTION as MATCH_LOG
 from .percentiles import SECTION as PERCENTILES
+from .possession_value import SECTION as POSSESSION_VALUE
 from .profile import SECTION as PROFILE
 from .season_stats import SECTION as SEASON_STATS
 from .shot_map import SECTION as SHOT_MAP
@@ -20,6 +21,7 @@ REGISTRY: tuple[Section, ...] = (
     PERCENTILES,
     SIMILAR_PLAYERS,
     EXPECTED_THREAT,
+    POSSESSION_VALUE,
     VISUALS,
 )
 SECTIONS: dict[str, Section] = {section.name: section for section in REGISTRY}

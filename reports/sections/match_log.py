@@ -1,22 +1,25 @@
 """A player's matches, one row each: date, opponent, venue, result from his team's side, and his figures.
 
 Figures are counted by football.analytics.counting (the same definitions as
-season_stats). Four queries whatever the player's history: the player, the
-squad-sheet rows with their matches, the events, the current xG model.
+season_stats). Five queries whatever the player's history: the player, the
+squad-sheet rows with their matches, the events, the shots of his matches
+(for xA and blocks, football.analytics.progression), the current xG model.
 
 The result is the match's score as the source gives it (after extra time where
 there was extra time). A tie decided on penalties is a draw in the record, as
 football counts it, with the shoot-out in `penalties`.
 """
 
-from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
+from football.analytics.counting import Totals, current_xg_model, is_penalty, parse_tags
+from football.analytics.progression import OWN_EVENT_FIELDS, add_context_figures, shot_model_input
 from football.models import Appearance, Event, Player
 from football.providers import blank_missing, not_in_source
 from tasks.queues import FAST_QUEUE
 
 from .base import Section, SectionContext, SectionError
+from .season_stats import match_shots
 
-EVENT_FIELDS = ("match_id", "type_id", "subtype_id", "period", "x", "y", "tags")
+_MATCH = OWN_EVENT_FIELDS.index("match_id")
 
 
 def _result(goals_for: int, goals_against: int) -> str:
@@ -130,19 +133,33 @@ def compute(context: SectionContext) -> dict:
     # Only the matches of the squad sheet: an event in a match where the sheet
     # does not show the player as having played has no row to go in (season_stats
     # still counts it).
-    for match_id, type_id, subtype_id, period, x, y, tag_string in Event.objects.filter(
-        player_id=context.player_id
-    ).values_list(*EVENT_FIELDS):
+    events = list(
+        Event.objects.filter(player_id=context.player_id)
+        .order_by("match_id", "period", "second", "id")
+        .values_list(*OWN_EVENT_FIELDS)
+    )
+    for event in events:
+        _, match_id, period, _, _, _, type_id, subtype_id, x, y, _, _, tag_string = event
         match_totals = totals.get(match_id)
         if match_totals is None:
             continue
         if match_totals.add_event(type_id, subtype_id, period, parse_tags(tag_string)):
             shots.append((x, y, subtype_id, tag_string))
             shot_keys.append((match_id, is_penalty(type_id, subtype_id)))
-    xg = shot_xg(shots)
-    if xg is not None:
-        for (match_id, penalty), value in zip(shot_keys, xg, strict=True):
-            totals[match_id].add_xg(value, penalty=penalty)
+    # xA and progression need the shots of his matches: one more query; only the shots his
+    # passes led to are valued.
+    context_shots = match_shots(sorted(totals)) if events else []
+    model = current_xg_model()
+    xg = model is not None
+    if model is not None:
+        for (match_id, penalty), value in zip(shot_keys, model.predict(shots), strict=True):
+            totals[match_id].add_xg(float(value), penalty=penalty)
+    add_context_figures(
+        lambda event: totals.get(event[_MATCH]),
+        events,
+        context_shots,
+        (lambda linked: model.predict(shot_model_input(linked))) if model is not None else None,
+    )
 
     rows = []
     providers: set[str] = set()
@@ -161,13 +178,26 @@ def compute(context: SectionContext) -> dict:
                 "assists": t.assists,
                 "shots": t.shots,
                 "shots_on_target": t.shots_on_target,
-                "xg": round(t.xg, 3) if xg is not None else None,
+                "xg": round(t.xg, 3) if xg else None,
+                "xa": round(t.xa, 3) if xg else None,
                 "passes": t.passes,
                 "passes_accurate": t.passes_accurate,
                 "key_passes": t.key_passes,
                 "duels": t.duels,
                 "duels_won": t.duels_won,
                 "touches": t.touches,
+                "progressive_passes": t.progressive_passes,
+                "progressive_carries": t.progressive_carries,
+                "passes_into_final_third": t.passes_into_final_third,
+                "carries_into_final_third": t.carries_into_final_third,
+                "passes_into_box": t.passes_into_box,
+                "carries_into_box": t.carries_into_box,
+                "tackles_won": t.tackles_won,
+                "interceptions": t.interceptions,
+                "clearances": t.clearances,
+                "blocks": t.blocks,
+                "recoveries": t.recoveries,
+                "defensive_actions": t.defensive_actions,
                 "yellow_card": t.yellow_cards > 0,
                 "red_card": t.red_cards > 0,
             }
@@ -176,14 +206,15 @@ def compute(context: SectionContext) -> dict:
         missing = not_in_source([provider])
         blank_missing(rows[-1], missing)
         rows[-1]["not_in_source"] = missing
-    return {"matches": rows, "xg_model": xg is not None, "not_in_source": not_in_source(providers)}
+    return {"matches": rows, "xg_model": xg, "not_in_source": not_in_source(providers)}
 
 
 SECTION = Section(
     name="match_log",
     queue=FAST_QUEUE,
     # 2: not_in_source (per match and overall), figures a provider lacks as null.
-    version=2,
+    # 3: xa, progression and defensive actions per match.
+    version=3,
     compute=compute,
     uses=("xg",),
     description="one row per match played: date, opponent, home/away, result, minutes, goals, assists, shots, xG",

@@ -6,8 +6,11 @@ from the events: a report costs three queries whatever the player.
 
 Only players with enough minutes (settings.PERCENTILE_MIN_MINUTES, by kind of
 competition) form the comparison pool: a substitute's two minutes and one goal
-would otherwise top every per-90 table. The player himself is ranked against
-that pool even when he is below the threshold, and the output says so.
+would otherwise top every per-90 table. Each competition row states that pool
+(competition, season, role, the threshold, its size) and every figure gives
+the raw total and per-90 value, with the minutes behind them. A player under
+the threshold gets his figures with `small_sample` true and no percentiles:
+a rank from 300 minutes against regulars would mislead.
 """
 
 from collections.abc import Iterable
@@ -37,6 +40,20 @@ PER90_FIGURES: dict[str, tuple[str, ...]] = {
     "duels_won": ("duels_won",),
     "xt_added": ("xt_added",),
     "touches": ("touches",),
+    "xa": ("xa",),
+    "progressive_passes": ("progressive_passes",),
+    "progressive_carries": ("progressive_carries",),
+    "passes_into_final_third": ("passes_into_final_third",),
+    "carries_into_final_third": ("carries_into_final_third",),
+    "passes_into_box": ("passes_into_box",),
+    "carries_into_box": ("carries_into_box",),
+    "tackles_won": ("tackles_won",),
+    "interceptions": ("interceptions",),
+    "clearances": ("clearances",),
+    "blocks": ("blocks",),
+    "recoveries": ("recoveries",),
+    "defensive_actions": ("tackles_won", "interceptions", "clearances", "blocks", "recoveries"),
+    "possession_value": ("vaep",),
 }
 AGGREGATE_COLUMNS = sorted({column.lstrip("-") for columns in PER90_FIGURES.values() for column in columns})
 ROW_FIELDS = (
@@ -171,15 +188,17 @@ def compute(context: SectionContext) -> dict:
         # Everyone in the pool has minutes (the threshold is positive), so each has per-90 figures.
         pool_per90 = [p for p in (other.per90() for other in pool) if p is not None]
         own_per90 = line.per90()
+        small_sample = line.minutes < threshold
         figures = {}
         for name in PER90_FIGURES:
             per90 = own_per90[name] if own_per90 is not None else None
             percentile = None
-            if per90 is not None and pool_per90:
+            if per90 is not None and pool_per90 and not small_sample:
                 percentile = round(percentile_rank([p[name] for p in pool_per90], per90), 1)
             figures[name] = {
                 "total": round(line.totals[name], 3),
                 "per90": round(per90, 3) if per90 is not None else None,
+                "minutes": line.minutes,
                 "percentile": percentile,
             }
         competitions.append(
@@ -190,8 +209,18 @@ def compute(context: SectionContext) -> dict:
                 "appearances": line.appearances,
                 "minutes": line.minutes,
                 "min_minutes": threshold,
-                "meets_min_minutes": line.minutes >= threshold,
+                "meets_min_minutes": not small_sample,
+                "small_sample": small_sample,
                 "pool_size": len(pool),
+                "pool": {
+                    "competition_id": described["competition_id"],
+                    "competition": described["competition"],
+                    "season_id": described["season_id"],
+                    "season": described["season"],
+                    "role": seasons.player.role,
+                    "min_minutes": threshold,
+                    "players": len(pool),
+                },
                 "figures": figures,
             }
         )
@@ -199,7 +228,8 @@ def compute(context: SectionContext) -> dict:
         "role": seasons.player.role,
         "method": (
             "per-90 figures ranked against players of the same role with at least min_minutes in the same "
-            "competition and season; percentile = share of that pool below the player, ties counted half"
+            "competition and season; percentile = share of that pool below the player, ties counted half; "
+            "under min_minutes (small_sample) the figures are given without percentiles"
         ),
         "competitions": competitions,
     }
@@ -208,7 +238,8 @@ def compute(context: SectionContext) -> dict:
 SECTION = Section(
     name="percentiles",
     queue=SLOW_QUEUE,
-    version=1,
+    # 2: xA, progression, defensive actions, possession value; the pool stated; small_sample.
+    version=2,
     compute=compute,
     uses=("agg",),
     description="per-90 figures ranked against players of the same role with enough minutes",

@@ -1,21 +1,53 @@
 """A player's record per competition and season: appearances, minutes, goals, shots, passes, duels, cards.
 
-Every figure is counted by football.analytics.counting, the one definition the
-per-player aggregates use too. Four queries whatever the player's history:
-the player, the squad-sheet rows, the events, the current xG model (and one
-more only if the player has events in a match with no squad-sheet row).
+Every figure is counted by football.analytics.counting and, for the figures
+that need the next action or the shot a pass led to (xA, progression, blocks),
+football.analytics.progression: the definitions the per-player aggregates use
+too. Five queries whatever the player's history: the player, the squad-sheet
+rows, the events, the shots of his matches, the current xG model (and one more
+only if the player has events in a match with no squad-sheet row).
 """
 
 from typing import Any
 
-from football.analytics.counting import Totals, is_penalty, parse_tags, shot_xg
+from django.db.models import Q
+
+from football.analytics.counting import Totals, current_xg_model, is_penalty, is_shot, parse_tags
+from football.analytics.progression import (
+    OWN_EVENT_FIELDS,
+    SET_PIECES_THAT_CAN_BE_SHOTS,
+    SHOT_FIELDS,
+    add_context_figures,
+    shot_model_input,
+)
 from football.models import Appearance, Event, Match, Player
 from football.providers import blank_missing, not_in_source
+from football.tags import FREE_KICK, SHOT
 from tasks.queues import FAST_QUEUE
 
 from .base import Section, SectionContext, SectionError
 
-EVENT_FIELDS = ("match_id", "team_id", "type_id", "subtype_id", "period", "x", "y", "tags")
+_I = {name: i for i, name in enumerate(OWN_EVENT_FIELDS)}
+
+
+def match_shots(match_ids) -> list[tuple]:
+    """The shots (progression.SHOT_FIELDS) of these matches, both teams': what the player's key passes led to.
+
+    One query on the (match, type, subtype) index. Of the set pieces only those
+    that can be shots are read (direct free kicks, penalties, and corners: three
+    went straight in), then filtered as counting.is_shot does: reading every
+    throw-in and free kick of a season's matches would quadruple the rows.
+    """
+    return [
+        row
+        for row in Event.objects.filter(
+            Q(type_id=SHOT) | Q(type_id=FREE_KICK, subtype_id__in=SET_PIECES_THAT_CAN_BE_SHOTS),
+            match_id__in=match_ids,
+        )
+        .exclude(period="P")
+        .values_list(*SHOT_FIELDS)
+        if is_shot(row[5], row[6], parse_tags(row[9]))
+    ]
 
 
 def compute(context: SectionContext) -> dict:
@@ -88,8 +120,12 @@ def compute(context: SectionContext) -> dict:
             status=status, minutes=minutes, yellow_card_minute=yellow, red_card_minute=red
         )
 
-    events = list(Event.objects.filter(player_id=context.player_id).values_list(*EVENT_FIELDS))
-    orphan_matches = {event[0] for event in events} - match_keys.keys()
+    events = list(
+        Event.objects.filter(player_id=context.player_id)
+        .order_by("match_id", "period", "second", "id")
+        .values_list(*OWN_EVENT_FIELDS)
+    )
+    orphan_matches = {event[_I["match_id"]] for event in events} - match_keys.keys()
     if orphan_matches:
         # Events in a match whose squad sheet does not show the player as having
         # played (a data quirk): they still count, under the match's competition
@@ -118,7 +154,7 @@ def compute(context: SectionContext) -> dict:
         ):
             providers[competition_id] = provider
             team_names: dict[Any, Any] = {teams[0]: teams[1], teams[2]: teams[3]}
-            for team_id in {e[1] for e in events if e[0] == match_id}:
+            for team_id in {e[_I["team_id"]] for e in events if e[_I["match_id"]] == match_id}:
                 row_for(
                     (competition_id, season_id, team_id),
                     competition,
@@ -128,26 +164,40 @@ def compute(context: SectionContext) -> dict:
                 )
             match_keys[match_id] = (competition_id, season_id, 0)
 
-    shots: list[tuple] = []
-    shot_keys: list[tuple[tuple[int, int, int], bool]] = []
-    for match_id, team_id, type_id, subtype_id, period, x, y, tag_string in events:
-        key = match_keys[match_id]
+    def totals_of(event: tuple) -> Totals:
+        key = match_keys[event[_I["match_id"]]]
         if key[2] == 0:
-            key = (key[0], key[1], team_id)
-        if totals[key].add_event(type_id, subtype_id, period, parse_tags(tag_string)):
+            key = (key[0], key[1], event[_I["team_id"]])
+        return totals[key]
+
+    shots: list[tuple] = []
+    shot_keys: list[tuple[Totals, bool]] = []
+    for event in events:
+        _, _, period, _, _, _, type_id, subtype_id, x, y, _, _, tag_string = event
+        event_totals = totals_of(event)
+        if event_totals.add_event(type_id, subtype_id, period, parse_tags(tag_string)):
             shots.append((x, y, subtype_id, tag_string))
-            shot_keys.append((key, is_penalty(type_id, subtype_id)))
-    xg = shot_xg(shots)
-    if xg is not None:
-        for (key, penalty), value in zip(shot_keys, xg, strict=True):
-            totals[key].add_xg(value, penalty=penalty)
+            shot_keys.append((event_totals, is_penalty(type_id, subtype_id)))
+    # xA, blocks and progression: the shots of his matches are the one more query.
+    context_shots = match_shots(sorted(match_keys)) if events else []
+    model = current_xg_model()
+    if model is not None:
+        for (event_totals, penalty), value in zip(shot_keys, model.predict(shots), strict=True):
+            event_totals.add_xg(float(value), penalty=penalty)
+    add_context_figures(
+        totals_of,
+        events,
+        context_shots,
+        (lambda linked: model.predict(shot_model_input(linked))) if model is not None else None,
+    )
+    xg = model is not None
 
     competitions = [
         {
             **row,
             "first_match": row["first_match"].date().isoformat(),
             "last_match": row["last_match"].date().isoformat(),
-            **totals[key].figures(with_xg=xg is not None),
+            **totals[key].figures(with_xg=xg),
         }
         for key, row in rows.items()
     ]
@@ -159,7 +209,7 @@ def compute(context: SectionContext) -> dict:
         row["not_in_source"] = missing
     return {
         "competitions": competitions,
-        "xg_model": xg is not None,
+        "xg_model": xg,
         "not_in_source": not_in_source(set(providers.values())),
     }
 
@@ -168,8 +218,12 @@ SECTION = Section(
     name="season_stats",
     queue=FAST_QUEUE,
     # 2: not_in_source (per row and overall), figures a provider lacks as null.
-    version=2,
+    # 3: xa, progression, defensive actions, per90_minutes.
+    version=3,
     compute=compute,
     uses=("xg",),
-    description="per competition and season: appearances, minutes, goals, assists, shots, xG, passes, duels, cards",
+    description=(
+        "per competition and season: appearances, minutes, goals, assists, xA, shots, xG, passes, "
+        "progressive passes and carries, duels, defensive actions, cards"
+    ),
 )

@@ -6,7 +6,14 @@ percentiles pool). Each per-90 figure is standardised (z-score) over that
 pool, so that passes (dozens a match) do not drown goals (a fraction), and
 players are compared by the cosine similarity of their z-score vectors: +1 is
 the same style of player, 0 unrelated, -1 the opposite.
+
+Each similar player lists the three figures that contribute most to the
+similarity (`alike`: the largest products of the two z-scores, traits both
+have far from the pool's mean) and the one where they differ most
+(`differs`: the largest gap in z-score), with both players' per-90 values.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -33,9 +40,36 @@ def standardise(vectors: np.ndarray) -> np.ndarray:
     return np.divide(vectors - mean, std, out=np.zeros_like(vectors), where=std > 0)
 
 
+# How many figures explain a similarity: the closest ones, then the one furthest apart.
+EXPLAINED_FIGURES = 3
+
+
+@dataclass(frozen=True)
+class Similar:
+    line: SeasonLine
+    score: float
+    # Figure names: the EXPLAINED_FIGURES closest in z-score (shared and distinctive), and the furthest.
+    alike: list[str]
+    differs: str
+
+
+def explain(target_z: np.ndarray, other_z: np.ndarray, names: list[str]) -> tuple[list[str], str]:
+    """What makes two standardised profiles similar and where they differ most.
+
+    Alike: the figures that contribute most to the cosine similarity (the
+    product of the two z-scores: large when both are far from the pool's mean on
+    the same side, i.e. a trait they share); differs: the largest gap in z-score.
+    """
+    contribution = target_z * other_z
+    order = sorted(range(len(names)), key=lambda i: (-contribution[i], names[i]))
+    gap = np.abs(target_z - other_z)
+    furthest = max(range(len(names)), key=lambda i: (gap[i], names[i]))
+    return [names[i] for i in order[:EXPLAINED_FIGURES]], names[furthest]
+
+
 def rank_similar(
     target: SeasonLine, pool: list[SeasonLine], count: int = SIMILAR_PLAYERS_COUNT
-) -> list[tuple[SeasonLine, float]]:
+) -> list[Similar]:
     """The `count` pool players most similar to `target` (never the target himself), best first."""
     own = target.per90()
     profiles = [
@@ -53,7 +87,11 @@ def rank_similar(
     scores = [float(score) for score in cosine_similarities(z[0], z[1:])]
     # Rounded so that equal profiles (equal up to float noise) tie and the lower id goes first.
     order = sorted(range(len(candidates)), key=lambda i: (-round(scores[i], 9), candidates[i].player_id))
-    return [(candidates[i], scores[i]) for i in order[:count]]
+    similar = []
+    for i in order[:count]:
+        alike, differs = explain(z[0], z[i + 1], names)
+        similar.append(Similar(candidates[i], scores[i], alike, differs))
+    return similar
 
 
 def compute(context: SectionContext) -> dict:
@@ -65,21 +103,34 @@ def compute(context: SectionContext) -> dict:
     line, described = max(played, key=lambda item: (item[0].minutes, item[1]["season_id"]))
     pool = seasons.pool[(line.competition_id, line.season_id)]
     similar = rank_similar(line, pool)
-    names = _player_names([other.player_id for other, _ in similar])
+    names = _player_names([other.line.player_id for other in similar])
+    own = line.per90() or {}
     return {
         **base,
         "competition": {**described, "minutes": line.minutes, "team": line.main_team},
         "pool_size": len([p for p in pool if p.player_id != line.player_id]),
         "players": [
             {
-                "id": other.player_id,
-                **names.get(other.player_id, {"name": None, "short_name": None}),
-                "team": other.main_team,
-                "minutes": other.minutes,
-                "similarity": round(score, 4),
+                "id": other.line.player_id,
+                **names.get(other.line.player_id, {"name": None, "short_name": None}),
+                "team": other.line.main_team,
+                "minutes": other.line.minutes,
+                "similarity": round(other.score, 4),
+                "alike": [_compared(name, own, other.line) for name in other.alike],
+                "differs": _compared(other.differs, own, other.line),
             }
-            for other, score in similar
+            for other in similar
         ],
+    }
+
+
+def _compared(name: str, own: dict[str, float], other: SeasonLine) -> dict:
+    """One figure per 90 of the player and of the similar player, side by side."""
+    theirs = other.per90() or {}
+    return {
+        "figure": name,
+        "player_per90": round(own[name], 3) if name in own else None,
+        "other_per90": round(theirs[name], 3) if name in theirs else None,
     }
 
 
@@ -93,7 +144,8 @@ def _player_names(player_ids: list[int]) -> dict[int, dict]:
 SECTION = Section(
     name="similar_players",
     queue=SLOW_QUEUE,
-    version=1,
+    # 2: the new per-90 figures in the profile; each player's alike/differs explanation.
+    version=2,
     compute=compute,
     uses=("agg",),
     description="the ten most similar players by standardised per-90 profile, with a cosine similarity",

@@ -1,4 +1,4 @@
-"""Pictures of a player's season: shot map, touch heatmap and pass map, as PNG files beside the partial.
+"""Pictures of a player's season: shot map, touch heatmap, pass map and defensive actions, as PNGs beside the partial.
 
 Drawn with mplsoccer on Wyscout's own pitch (pitch_type="wyscout": 0-100 both
 ways, y growing downwards, as the data has it), so coordinates go in as stored;
@@ -21,12 +21,12 @@ import io
 from typing import TYPE_CHECKING
 
 from football import tags as wyscout
-from football.analytics.counting import SHOOTOUT_PERIOD, is_touch, parse_tags, touch_position
-from football.models import Event, Player
+from football.analytics.counting import is_touch, parse_tags, touch_position
+from football.models import Player
 from tasks.queues import SLOW_QUEUE
 
 from .base import Section, SectionContext, SectionError
-from .heatmap import HEATMAP_COLUMNS, HEATMAP_ROWS
+from .heatmap import HEATMAP_COLUMNS, HEATMAP_ROWS, defensive_actions, player_events
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -101,6 +101,40 @@ def render_shot_map(shots: list[dict], name: str) -> bytes:
     return _png(figure)
 
 
+# One colour per kind of defensive action (progression.DEFENSIVE_KINDS).
+DEFENSIVE_COLOURS = {
+    "tackle_won": "#e41a1c",
+    "interception": "#377eb8",
+    "clearance": "#ffffff",
+    "block": "#984ea3",
+    "recovery": "#ff7f00",
+}
+
+
+def render_defensive_actions(actions: list[dict], name: str) -> bytes:
+    pitch = _pitch()
+    figure, axes = _figure(pitch, f"{name}: {len(actions)} defensive actions")
+    for kind, colour in DEFENSIVE_COLOURS.items():
+        chosen = [a for a in actions if a["kind"] == kind and a["x"] is not None and a["y"] is not None]
+        if not chosen:
+            continue
+        pitch.scatter(
+            [a["x"] for a in chosen],
+            [a["y"] for a in chosen],
+            s=50,
+            color=colour,
+            edgecolors="black",
+            linewidth=0.5,
+            alpha=0.85,
+            label=f"{kind.replace('_', ' ')} ({len(chosen)})",
+            ax=axes,
+            zorder=3,
+        )
+    if actions:
+        axes.legend(loc="lower left", fontsize=8, framealpha=0.8)
+    return _png(figure)
+
+
 def render_heatmap(touches: list[tuple[int, int]], name: str) -> bytes:
     pitch = _pitch()
     figure, axes = _figure(pitch, f"{name}: {len(touches)} touches")
@@ -150,11 +184,8 @@ def compute(context: SectionContext) -> dict:
     name = player[0] or player[1]
     touches: list[tuple[int, int]] = []
     passes: list[tuple[int, int, int, int, bool]] = []
-    for type_id, subtype_id, x, y, end_x, end_y, tag_string in (
-        Event.objects.filter(player_id=context.player_id)
-        .exclude(period=SHOOTOUT_PERIOD)
-        .values_list("type_id", "subtype_id", "x", "y", "end_x", "end_y", "tags")
-    ):
+    events = player_events(context.player_id)
+    for _, _, _, _, _, _, type_id, subtype_id, x, y, end_x, end_y, tag_string in events:
         tag_ids = parse_tags(tag_string)
         if is_touch(type_id, tag_ids):
             position = touch_position(type_id, subtype_id, x, y)
@@ -168,16 +199,25 @@ def compute(context: SectionContext) -> dict:
             and end_y is not None
         ):
             passes.append((x, y, end_x, end_y, wyscout.ACCURATE in tag_ids))
+    defensive = defensive_actions(events)
     images = {
         "shot_map": context.save_file(
             "shot_map.png", render_shot_map(context.upstream["shots"], name), "image/png"
         ),
         "heatmap": context.save_file("heatmap.png", render_heatmap(touches, name), "image/png"),
         "pass_map": context.save_file("pass_map.png", render_pass_map(passes, name), "image/png"),
+        "defensive_actions": context.save_file(
+            "defensive_actions.png", render_defensive_actions(defensive["actions"], name), "image/png"
+        ),
     }
     return {
         "images": images,
-        "counts": {"shots": len(context.upstream["shots"]), "touches": len(touches), "passes": len(passes)},
+        "counts": {
+            "shots": len(context.upstream["shots"]),
+            "touches": len(touches),
+            "passes": len(passes),
+            "defensive_actions": defensive["total"],
+        },
     }
 
 
@@ -190,10 +230,11 @@ def warm_up() -> None:
 SECTION = Section(
     name="visuals",
     queue=SLOW_QUEUE,
-    version=1,
+    # 2: the defensive-actions picture.
+    version=2,
     compute=compute,
     depends_on="shot_map",
     uses=("xg",),
-    description="rendered shot map, heatmap and pass map (PNG), stored beside the partials",
+    description="rendered shot map, heatmap, pass map and defensive-actions map (PNG), stored beside the partials",
     warm_up=warm_up,
 )

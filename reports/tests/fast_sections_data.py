@@ -274,3 +274,43 @@ def build_record() -> Record:
         shootout=shootout,
         unused=unused,
     )
+
+
+# The known possession-value model: each classifier gives the same probability to every
+# state, so an action after one of his own team's is worth 0 and an action after the
+# opponent's (the view swaps) is worth (P_SCORE - P_CONCEDE) - (P_CONCEDE - P_SCORE).
+KNOWN_P_SCORE = 0.1
+KNOWN_P_CONCEDE = 0.02
+KNOWN_TURNOVER_VALUE = 2 * (KNOWN_P_SCORE - KNOWN_P_CONCEDE)
+
+
+def store_known_vaep(version: str = "known-vaep") -> FittedModel:
+    import base64
+    import pickle
+
+    import numpy as np
+    import sklearn
+    from sklearn.dummy import DummyClassifier
+
+    from football.analytics.vaep import CATEGORICAL, FEATURES
+
+    def constant(rate: float) -> str:
+        # A prior classifier fitted on 50 outcomes with `rate` of them positive.
+        outcomes = np.zeros(50, dtype=bool)
+        outcomes[: round(50 * rate)] = True
+        classifier = DummyClassifier(strategy="prior").fit(np.zeros((50, len(FEATURES))), outcomes)
+        return base64.b64encode(pickle.dumps(classifier)).decode()
+
+    return FittedModel.objects.create(
+        kind=FittedModel.Kind.POSSESSION_VALUE,
+        version=version,
+        data_version="test",
+        parameters={
+            "features": list(FEATURES),
+            "categorical": list(CATEGORICAL),
+            "lookahead": 10,
+            "sklearn": sklearn.__version__,
+            "scores_model": constant(KNOWN_P_SCORE),
+            "concedes_model": constant(KNOWN_P_CONCEDE),
+        },
+    )

@@ -36,7 +36,8 @@ def test_grid_sums_to_the_touches(django_assert_max_num_queries):
             )
         ]
     )
-    with django_assert_max_num_queries(2):
+    # The player, his events, the shots of his matches (for the blocks on the defensive map).
+    with django_assert_max_num_queries(3):
         result = SECTIONS["heatmap"].compute(SectionContext(player_id=record.player.id, data_version="t"))
     counts = result["counts"]
     assert len(counts) == HEATMAP_ROWS and {len(row) for row in counts} == {HEATMAP_COLUMNS}

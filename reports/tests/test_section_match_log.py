@@ -12,7 +12,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.mysql]
 def test_one_row_per_match_played_with_the_result_from_his_side(django_assert_max_num_queries):
     record = build_record()
     store_known_xg()
-    with django_assert_max_num_queries(4):
+    # The player, the squad sheet, the events, the shots of his matches, the xG model.
+    with django_assert_max_num_queries(5):
         matches = SECTIONS["match_log"].compute(SectionContext(player_id=record.player.id, data_version="t"))[
             "matches"
         ]

@@ -62,7 +62,18 @@ def test_ranks_computed_by_hand(league, django_assert_num_queries):
     assert line["meets_min_minutes"] is True
     assert line["min_minutes"] == 900
     assert line["pool_size"] == 5
+    assert line["small_sample"] is False
+    assert line["pool"] == {
+        "competition_id": season.competition_id,
+        "competition": season.competition.name,
+        "season_id": season.id,
+        "season": "2017/18",
+        "role": "MD",
+        "min_minutes": 900,
+        "players": 5,
+    }
     goals = line["figures"]["goals"]
+    assert goals["minutes"] == 1800
     assert goals["total"] == 4
     assert goals["per90"] == pytest.approx(0.2)
     # Pool per 90: 0.1, 0.3, 0.2 (himself), 0, 0.4 -> two below, one tie: (2 + 0.5) / 5.
@@ -78,14 +89,16 @@ def test_ranks_computed_by_hand(league, django_assert_num_queries):
     assert (bottom["per90"], bottom["percentile"]) == (0.0, 10.0)
 
 
-def test_a_player_below_the_threshold_is_ranked_against_the_pool_but_not_in_it(league):
+def test_a_player_below_the_threshold_gets_his_figures_flagged_small_sample_and_no_ranks(league):
     _, _, sub, _ = league
     (line,) = run(sub.id)["competitions"]
-    assert line["meets_min_minutes"] is False
+    assert (line["meets_min_minutes"], line["small_sample"]) == (False, True)
     assert line["pool_size"] == 5
-    # 0.9 goals per 90 beats the whole pool.
-    assert line["figures"]["goals"]["per90"] == pytest.approx(0.9)
-    assert line["figures"]["goals"]["percentile"] == 100.0
+    # 0.9 goals per 90 would beat the whole pool: from so few minutes, no rank is given.
+    goals = line["figures"]["goals"]
+    assert goals["per90"] == pytest.approx(0.9)
+    assert (goals["percentile"], goals["minutes"]) == (None, line["minutes"])
+    assert line["pool"]["players"] == 5
 
 
 def test_one_line_per_competition_season(league):

@@ -30,18 +30,31 @@ def test_ordering_on_hand_made_vectors():
     clone = line(5, 4, 40, minutes=180)  # the same per 90 over twice the minutes
     nothing, shooter, passer = line(2, 0, 0), line(3, 2, 0), line(4, 0, 20)
     ranked = rank_similar(target, [target, nothing, shooter, passer, clone])
-    assert [(other.player_id, round(score, 4)) for other, score in ranked] == [
+    assert [(other.line.player_id, round(other.score, 4)) for other in ranked] == [
         (5, 1.0),
         (3, -0.1961),
         (4, -0.1961),
         (2, -1.0),
     ]
     assert [
-        other.player_id for other, _ in rank_similar(target, [nothing, shooter, passer, clone], count=2)
+        other.line.player_id for other in rank_similar(target, [nothing, shooter, passer, clone], count=2)
     ] == [
         5,
         3,
     ]
+
+
+def test_each_similar_player_is_explained():
+    """The shooter (2, 0) shares the target's goals (z 0.816 each: product 0.667, the largest) and
+    differs most in passes (z 0.816 against -1.225); every other figure has no spread (z 0)."""
+    target = line(1, 2, 20)
+    shooter = line(3, 2, 0)
+    (explained,) = [
+        s for s in rank_similar(target, [line(2, 0, 0), shooter, line(4, 0, 20)]) if s.line is shooter
+    ]
+    assert explained.alike[0] == "goals"
+    assert len(explained.alike) == 3
+    assert explained.differs == "passes"
 
 
 def test_no_candidates():
@@ -83,6 +96,12 @@ def test_section_uses_the_main_competition_season(django_assert_num_queries):
     assert players[0]["minutes"] == 2700
     # Equal minutes for both clubs: the lower id is the main team.
     assert players[0]["team"] == {"id": teams[1].id, "name": teams[1].name}
+    assert [len(p["alike"]) for p in players] == [3] * 10
+    # The twin has the same per-90 values: each figure compared side by side is equal.
+    for figure in players[0]["alike"]:
+        assert figure["player_per90"] == pytest.approx(figure["other_per90"])
+    last = players[-1]["differs"]
+    assert last["figure"] in PER90_FIGURES and last["player_per90"] != last["other_per90"]
     scores = [p["similarity"] for p in players]
     assert scores == sorted(scores, reverse=True)
     assert all(-1.0 <= s <= 1.0 for s in scores)

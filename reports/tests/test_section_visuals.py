@@ -1,4 +1,4 @@
-"""visuals: three real PNG pictures stored through save_file; the partial holds their keys only."""
+"""visuals: four real PNG pictures stored through save_file; the partial holds their keys only."""
 
 import struct
 
@@ -20,7 +20,7 @@ def _png_size(content: bytes) -> tuple[int, int]:
     return struct.unpack(">II", content[16:24])
 
 
-def test_renders_three_pngs_through_save_file():
+def test_renders_four_pngs_through_save_file():
     record = build_record()
     store_known_xg()
     shot_map = SECTIONS["shot_map"].compute(SectionContext(player_id=record.player.id, data_version="t"))
@@ -37,13 +37,21 @@ def test_renders_three_pngs_through_save_file():
         "shot_map": "reports/files/abc/shot_map.png",
         "heatmap": "reports/files/abc/heatmap.png",
         "pass_map": "reports/files/abc/pass_map.png",
+        "defensive_actions": "reports/files/abc/defensive_actions.png",
     }
-    assert set(saved) == {"shot_map.png", "heatmap.png", "pass_map.png"}
+    assert set(saved) == {"shot_map.png", "heatmap.png", "pass_map.png", "defensive_actions.png"}
     for content, content_type in saved.values():
         assert content_type == "image/png"
         width, height = _png_size(content)
         assert (width, height) == (800, 560)  # VISUALS_FIGSIZE at VISUALS_DPI
-    assert result["counts"] == {"shots": 7, "touches": 11, "passes": 2}
+    # The defensive actions drawn are those the heatmap section maps.
+    heatmap = SECTIONS["heatmap"].compute(SectionContext(player_id=record.player.id, data_version="t"))
+    assert result["counts"] == {
+        "shots": 7,
+        "touches": 11,
+        "passes": 2,
+        "defensive_actions": heatmap["defensive_actions"]["total"],
+    }
 
 
 def test_a_player_without_events_still_gets_empty_pitches():
@@ -57,8 +65,8 @@ def test_a_player_without_events_still_gets_empty_pitches():
             save_file=lambda name, content, kind: keys.append(content[:8]) or name,
         )
     )
-    assert keys == [PNG_SIGNATURE] * 3
-    assert result["counts"] == {"shots": 0, "touches": 0, "passes": 0}
+    assert keys == [PNG_SIGNATURE] * 4
+    assert result["counts"] == {"shots": 0, "touches": 0, "passes": 0, "defensive_actions": 0}
 
 
 def test_needs_the_shot_map_upstream():

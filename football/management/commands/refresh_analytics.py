@@ -1,4 +1,4 @@
-"""manage.py refresh_analytics [--force]: refit xG and xT on the loaded data, then rebuild the per-player aggregates."""
+"""manage.py refresh_analytics [--force]: refit xG, xT and possession value on the loaded data, then rebuild the per-player aggregates."""
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -8,7 +8,8 @@ from football.analytics.refresh import refresh_analytics
 
 class Command(BaseCommand):
     help = (
-        "Fit the expected-goals model and the expected-threat grid on the football events, then rebuild "
+        "Fit the expected-goals model, the expected-threat grid and the possession-value model on the football "
+        "events, then rebuild "
         "the per-player season aggregates (run after every import; also scheduled weekly)."
     )
 

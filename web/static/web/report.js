@@ -199,7 +199,9 @@
     { id: "pizza", title: "Percentiles", needs: ["percentiles"], render: renderPizza },
     { id: "similar", title: "Similar players", needs: ["similar_players"], render: renderSimilar },
     { id: "xt", title: "Expected threat", needs: ["expected_threat"], wide: true, render: renderXt },
+    { id: "value", title: "Possession value", needs: ["possession_value"], wide: true, render: renderValue },
     { id: "passes", title: "Pass map", needs: ["visuals"], render: renderPassMap },
+    { id: "defence", title: "Defensive actions", needs: ["visuals"], render: renderDefence },
   ];
 
   function mainRow(rows) {
@@ -210,7 +212,7 @@
     const row = mainRow(percentiles && percentiles.competitions);
     if (!row) return null;
     let text = `Peer pool (percentiles): ${row.pool_size} ${row.role} players with at least ${row.min_minutes} minutes in ${row.competition} ${row.season}`;
-    if (!row.meets_min_minutes) text += `; this player has ${row.minutes}, below the threshold, and is ranked against them`;
+    if (row.small_sample || !row.meets_min_minutes) text += `; this player has ${row.minutes}, below the threshold: a small sample, shown without ranks`;
     return text + ".";
   }
 
@@ -220,7 +222,7 @@
       ["Competition", "Team", "Apps", "Starts", "Min", "Goals", "Assists", "Shots", "On target", "xG", "npxG", "Passes", "Pass %", "Key passes", "Duels won %", "Cards"],
       rows.map((r) => [`${r.competition} ${r.season}`, r.team, r.appearances, r.starts, r.minutes, r.goals, r.assists, r.shots, r.shots_on_target, fmt(r.xg), fmt(r.npxg), r.passes, pct(r.pass_accuracy_pct), r.key_passes, pct(r.duels_won_pct), `${r.yellow_cards}Y ${r.red_cards}R`]),
       (i) => i >= 2 && i <= 14);
-    const per90Keys = [["goals", "Goals"], ["non_penalty_goals", "NP goals"], ["assists", "Assists"], ["shots", "Shots"], ["shots_on_target", "On target"], ["xg", "xG"], ["npxg", "npxG"], ["key_passes", "Key passes"], ["passes", "Passes"], ["duels_won", "Duels won"]];
+    const per90Keys = [["goals", "Goals"], ["non_penalty_goals", "NP goals"], ["assists", "Assists"], ["shots", "Shots"], ["shots_on_target", "On target"], ["xg", "xG"], ["npxg", "npxG"], ["xa", "xA"], ["key_passes", "Key passes"], ["passes", "Passes"], ["progressive_passes", "Prog. passes"], ["progressive_carries", "Prog. carries"], ["passes_into_box", "Passes into box"], ["duels_won", "Duels won"], ["defensive_actions", "Def. actions"]];
     const per90 = table(
       ["Per 90", "Min", ...per90Keys.map(([, label]) => label)],
       rows.map((r) => [`${r.competition} ${r.season}`, r.minutes, ...per90Keys.map(([key]) => fmt((r.per90 || {})[key]))]),
@@ -293,6 +295,22 @@
       top.length ? el("h4", {}, "Moves that added most") : null,
       top.length ? table(["Date", "Match", "Minute", "Kind", "xT"], top, (i) => i === 4) : null,
     ];
+  }
+
+  function renderValue(s) {
+    const v = s.possession_value;
+    const rows = (v.competitions || []).map((c) => [`${c.competition} ${c.season}`, c.minutes, c.actions, fmt(c.total, 2), fmt(c.per90.total, 3), fmt(c.offensive, 2), fmt(c.defensive, 2)]);
+    const main = mainRow(v.competitions);
+    const top = ((main && main.top_actions) || []).slice(0, 5).map((a) => [a.date, a.match, `${a.minute}'`, a.action, fmt(a.value, 3)]);
+    return [
+      table(["Competition", "Min", "Actions", "Value", "per 90", "Offensive", "Defensive"], rows, (i) => i >= 1),
+      top.length ? el("h4", {}, "Most valuable actions") : null,
+      top.length ? table(["Date", "Match", "Minute", "Action", "Value"], top, (i) => i === 4) : null,
+    ];
+  }
+
+  function renderDefence(s, player) {
+    return image(imageUrls(s).defensive_actions, `Defensive actions of ${player.name}`);
   }
 
   function renderPassMap(s, player) {
