@@ -438,11 +438,11 @@ REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3
 # a 500-player report's 2,500. Above what the pools of one queue run at once
 # (6 per worker host here, with one prefetched each), or a report alone leaves
 # processes idle; 0: no window, every section published at once (first in, first out).
-REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=24)
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=12)
 # A report's window is topped up every this many ended sections: one publish
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
-REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=8)
+REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=4)
 # Sections one user's reports may have outstanding (not ended) before a new
 # report of theirs waits in `waiting`; a report of a user with nothing
 # outstanding always starts. Staff raise it per user in the admin (AnalystQuota). 0: no limit.
