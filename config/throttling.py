@@ -17,14 +17,16 @@ local memory) they are three cache calls. A refused request is taken back
 The estimate assumes the previous window's requests were spread evenly: after
 a burst at the start of a window, Retry-After can say up to a period plus a
 period/limit, where DRF's exact list would allow a little earlier.
-Like the cache itself (config.cache), they fail open: while Redis is
-unreachable nothing is throttled.
+Like the cache itself (django-redis with IGNORE_EXCEPTIONS), they fail open:
+while Redis is unreachable nothing is throttled.
 """
 
 import logging
 import math
 
 from django.core.cache import cache as default_cache
+from django.core.cache import caches
+from django_redis.cache import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import throttling
@@ -70,11 +72,12 @@ class CountingRateThrottle(throttling.SimpleRateThrottle):
 
     def _count(self, current_key: str, previous_key: str) -> tuple[int, int]:
         """Add this request to the current window; the current and previous windows' counts."""
-        redis_cache = getattr(self.cache, "_cache", None)
-        if redis_cache is not None and hasattr(redis_cache, "get_client"):
-            current_key = self.cache.make_and_validate_key(current_key)
-            previous_key = self.cache.make_and_validate_key(previous_key)
-            pipeline = redis_cache.get_client(current_key, write=True).pipeline(transaction=False)
+        # `default_cache` is Django's proxy of this thread's default cache, not the backend itself.
+        backend = caches["default"] if self.cache is default_cache else self.cache
+        if isinstance(backend, RedisCache):
+            current_key = backend.make_and_validate_key(current_key)
+            previous_key = backend.make_and_validate_key(previous_key)
+            pipeline = backend.client.get_client(write=True).pipeline(transaction=False)
             pipeline.incr(current_key)
             pipeline.expire(current_key, 2 * self.duration)
             pipeline.get(previous_key)

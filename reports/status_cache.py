@@ -35,7 +35,8 @@ import logging
 from typing import NamedTuple
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 from redis.commands.core import Script
 from redis.exceptions import RedisError
 
@@ -77,7 +78,7 @@ def _client_and_key(report_id):
     if not isinstance(cache, RedisCache):
         return None, None
     key = cache.make_and_validate_key(f"report-status:{report_id}")
-    return cache._cache.get_client(key, write=True), key
+    return get_redis_connection("default"), key
 
 
 def note(*, report_id, revision: int, owner_id: int) -> None:

@@ -152,12 +152,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # Fail fast when Redis is gone: the cache is an optimisation, not a dependency.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # The cache is an optimisation, not a dependency: fail fast when Redis is gone, and
+            # fail open (a read misses, a write is dropped) rather than answer 500.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
