@@ -109,6 +109,31 @@ def test_task_names_and_queue_are_explicit():
         assert route["queue"].name == SLOW_QUEUE
 
 
+def test_a_jobs_message_expires_within_its_period():
+    """A backed-up queue must not run yesterday's purge: each job's message carries an expiry shorter than its period."""
+    from celery.signals import before_task_publish
+    from kombu import Connection
+
+    published: dict[str, dict] = {}
+
+    def record(sender=None, headers=None, **kwargs):
+        published[sender] = headers
+
+    before_task_publish.connect(record)
+    # The in-memory transport: the message is built and routed as beat's would be, and never leaves this process.
+    try:
+        with Connection("memory://") as connection_, connection_.Producer() as producer:
+            for job in SCHEDULED_JOBS:
+                getattr(job_tasks, job.task.removeprefix("tasks.")).apply_async(producer=producer)
+    finally:
+        before_task_publish.disconnect(record)
+    now = timezone.now()
+    for job in SCHEDULED_JOBS:
+        expires = dt.datetime.fromisoformat(published[job.task]["expires"])
+        period = timedelta(minutes=1) if job.minutely else timedelta(days=7 if job.weekly else 1)
+        assert now < expires < now + period, (job.task, expires)
+
+
 def test_period_keys():
     friday = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)
     assert daily_period(friday) == "2026-11-27"
