@@ -18,7 +18,14 @@ publish of the worker (retries, chains, the dispatch of slow sections) keeps
 them. CELERY_WORKER_CONSUMER points Celery at this class.
 """
 
+import inspect
+
 from celery.worker.consumer import Consumer as CeleryConsumer
+from celery.worker.consumer.events import Events
+
+# Upstream has no per-connection choice for events (celery/celery#9887 asks for batch confirms instead).
+# The canary tests are in tasks/tests/test_consumer.py.
+_PARAMETERS = ["self", "url", "heartbeat"]
 
 
 class Consumer(CeleryConsumer):
@@ -27,3 +34,12 @@ class Consumer(CeleryConsumer):
             url=url, heartbeat=heartbeat, transport_options={"confirm_publish": False}
         )
         return self.ensure_connected(connection)
+
+
+def consumer_check() -> None:
+    """At start-up (tasks.apps): raise if Celery's consumer no longer opens its event connection as overridden here."""
+    found = list(inspect.signature(CeleryConsumer.connection_for_write).parameters)
+    if found != _PARAMETERS or not hasattr(Events, "start"):
+        raise RuntimeError(
+            f"celery Consumer.connection_for_write{tuple(found)} changed: re-check tasks/consumer.py"
+        )

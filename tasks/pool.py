@@ -26,6 +26,7 @@ the window; both are short, so the lock costs nothing measurable.
 """
 
 import functools
+import inspect
 import threading
 
 from billiard.pool import Pool
@@ -41,6 +42,9 @@ class Autoscaler(autoscale.Autoscaler):
 
 
 _pool_lock = threading.RLock()
+# The billiard methods the guard wraps, with the parameters it was written against (billiard 4.3.2).
+# Upstream: celery/billiard#159, #323 (open). The canary tests are in tasks/tests/test_pool.py.
+_GUARDED = {"_create_worker_process": ["self", "i"], "_join_exited_workers": ["self", "shutdown"]}
 
 
 def _serialised(method):
@@ -54,7 +58,22 @@ def _serialised(method):
 
 
 def guard_autoscale_race() -> None:
-    for name in ("_create_worker_process", "_join_exited_workers"):
+    for name in _GUARDED:
         method = getattr(Pool, name)
         if not getattr(method, "__serialised__", False):
             setattr(Pool, name, _serialised(method))
+
+
+def autoscale_guard_check() -> None:
+    """At start-up (tasks.apps): raise if billiard no longer has what the guard wraps, or it is not wrapped.
+
+    A billiard upgrade that renames or reshapes these methods would leave the
+    race open without a word; this makes it a start-up failure instead.
+    """
+    for name, parameters in _GUARDED.items():
+        method = getattr(Pool, name, None)
+        if method is None or not getattr(method, "__serialised__", False):
+            raise RuntimeError(f"billiard.pool.Pool.{name} is missing or not serialised: see tasks/pool.py")
+        found = list(inspect.signature(inspect.unwrap(method)).parameters)
+        if found != parameters:
+            raise RuntimeError(f"billiard.pool.Pool.{name}{tuple(found)} changed: re-check tasks/pool.py")
