@@ -128,6 +128,11 @@ class ReportCreateThrottle(UserRateThrottle):
     scope = "report_create"
 
 
+class ReportDataThrottle(UserRateThrottle):
+    # Each read while slow sections run merges every partial: far dearer than a status poll.
+    scope = "report_data"
+
+
 # One instance, so every datetime in a status is formatted as DRF formats it.
 _DATETIME = DateTimeField()
 
@@ -338,6 +343,9 @@ class ReportDetailApi(APIView):
 
 class ReportDataApi(ReportDetailApi):
     http_method_names = ["get", "head", "options"]
+
+    def get_throttles(self):
+        return [*super().get_throttles(), ReportDataThrottle()]
 
     @extend_schema(
         tags=["reports"],

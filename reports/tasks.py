@@ -26,10 +26,10 @@ TASK_OPTIONS = {
     "reject_on_worker_lost": True,
     # Nothing reads these results: a chained section gets its parent's return
     # value in the message, and the database holds every state. Stored, they
-    # would make Redis a dependency of every run: with task_track_started the
-    # worker writes STARTED before the body, and when the result backend is
-    # down that write fails, the message is acknowledged as failed and the
-    # section is lost until the reaper (seen in the Redis fault test).
+    # would make Redis a dependency of every run: with task_track_started (on
+    # until issue 21) the worker wrote STARTED before the body, and when the
+    # result backend was down that write failed, the message was acknowledged
+    # as failed and the section lost until the reaper (the Redis fault test).
     "ignore_result": True,
 }
 

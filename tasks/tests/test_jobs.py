@@ -276,17 +276,18 @@ def test_daily_purge_reports_deletes_reports_past_retention(user, settings):
     def report(name: str) -> Report:
         return Report.objects.create(owner=user, name=name, player_ids=[], sections=[], data_version="test")
 
-    old = report("old")
+    old = [report(f"old-{number}") for number in range(3)]
     report("recent")
-    Report.objects.filter(pk=old.pk).update(
+    Report.objects.filter(pk__in=[expired.pk for expired in old]).update(
         created_at=timezone.now() - timedelta(days=settings.REPORT_RETENTION_DAYS + 1)
     )
+    settings.REPORT_PURGE_BATCH = 2  # three expired reports: two batches, the last one short
 
     outcome = job_tasks.daily_purge_reports.apply(kwargs={"period": "2026-11-28"}).get()
 
-    assert outcome["result"] == {"purged": 1}
+    assert outcome["result"] == {"purged": 3}
     assert list(Report.objects.values_list("name", flat=True)) == ["recent"]
-    assert JobRun.objects.get(job="tasks.daily_purge_reports").result == {"purged": 1}
+    assert JobRun.objects.get(job="tasks.daily_purge_reports").result == {"purged": 3}
 
 
 @pytest.mark.mysql
