@@ -39,7 +39,7 @@ from django.db import connections, router
 from django.utils import timezone
 from kombu import Connection, Producer, pools
 
-from tasks.queues import FAST_QUEUE
+from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 from .exceptions import ServiceUnavailable
 from .models import Report, ReportTask, TaskState
@@ -47,7 +47,7 @@ from .sections import SECTIONS
 
 logger = logging.getLogger(__name__)
 
-TASK_NAMES = {"fast": "reports.compute_fast_section", "slow": "reports.compute_slow_section"}
+TASK_NAMES = {FAST_QUEUE: "reports.compute_fast_section", SLOW_QUEUE: "reports.compute_slow_section"}
 DISPATCH_TASK = "reports.dispatch_report"
 # How long a dispatch waits for the broker to confirm its messages.
 CONFIRM_TIMEOUT_S = 30
@@ -90,7 +90,7 @@ def report_dispatch_after_commit(*, report_id) -> None:
         report_dispatch(report_id=report_id)
     else:
         current_app.send_task(
-            DISPATCH_TASK, kwargs={"report_id": str(report_id)}, queue="fast", ignore_result=True
+            DISPATCH_TASK, kwargs={"report_id": str(report_id)}, queue=FAST_QUEUE, ignore_result=True
         )
 
 

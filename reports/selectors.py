@@ -8,7 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+
+from tasks.queues import FAST_QUEUE, QUEUES, SLOW_QUEUE
 
 from .models import Report, ReportTask, TaskState
 from .sections import SECTIONS
@@ -24,9 +27,14 @@ def reports_visible_to(user) -> QuerySet[Report]:
     return reports if user.is_staff else reports.filter(owner=user)
 
 
+def report_get(*, user, report_id) -> Report:
+    """The report, if `user` may see it; Http404 otherwise, as for one that does not exist."""
+    return get_object_or_404(reports_visible_to(user), pk=report_id)
+
+
 def report_progress(report: Report) -> dict:
     progress: dict[str, Any] = {}
-    for queue in ("fast", "slow"):
+    for queue in QUEUES:
         progress[queue] = {
             "total": getattr(report, f"{queue}_total"),
             "done": getattr(report, f"{queue}_done"),
@@ -71,10 +79,10 @@ def report_eta_seconds(report: Report) -> int | None:
     if report.completed_at is not None:
         return 0
     durations = section_durations_ms()
-    per_queue = {"fast": 0.0, "slow": 0.0}
+    per_queue = dict.fromkeys(QUEUES, 0.0)
     remaining = {
-        "fast": report.fast_total - report.fast_done - report.fast_failed,
-        "slow": report.slow_total - report.slow_done - report.slow_failed,
+        FAST_QUEUE: report.fast_total - report.fast_done - report.fast_failed,
+        SLOW_QUEUE: report.slow_total - report.slow_done - report.slow_failed,
     }
     for queue in per_queue:
         names = [name for name in report.sections if SECTIONS[name].queue == queue]

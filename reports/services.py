@@ -299,7 +299,7 @@ def report_retry(*, report: Report) -> Report:
         )
         if not failed:
             raise ApplicationError("The report has no failed sections to retry.")
-        fast = sum(1 for _, queue in failed if queue == "fast")
+        fast = sum(1 for _, queue in failed if queue == FAST_QUEUE)
         ReportTask.objects.filter(pk__in=[pk for pk, _ in failed]).update(
             state=TaskState.QUEUED,
             attempts=0,
