@@ -143,11 +143,9 @@ def _datetime(value: datetime | None) -> str | None:
 def status_body(request, report: Report, *, detail: bool = False) -> dict:
     """The status, in the shape ReportStatusSerializer documents: the one place it is built.
 
-    By hand rather than field by field: a poller's first request and every
-    change it sees get one, and DRF's fields took half of such an answer's
-    time, most of it converting a 500-player report's player ids one by one
-    (docs/performance.md). reports/tests/test_apis.py checks it against the
-    serializer's fields.
+    By hand rather than by DRF's fields, which took half of a status answer's
+    time (docs/performance.md); reports/tests/test_apis.py checks it against
+    the serializer's fields.
     """
     body = {
         "id": str(report.pk),

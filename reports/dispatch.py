@@ -1,27 +1,14 @@
 """Publishing a report's section tasks to the broker.
 
 One message per (player, section) on the section's queue. Fast sections go
-out when the report is created; slow ones are held back until the report is
-ready, and the task that makes it ready publishes them (reports.status). The
-analyst waits for the fast sections only, and on a shared host the slow ones
-competed with them for every resource, not just the CPU that the pools'
-priorities share out: expected threat and visuals read a season of events
-each, in a database server that serves both pools alike. A cold 25-player
-report was ready in 3.1 s with the slow pool busy and 1.8 s without it
-(docs/performance.md). The slow sections start about two seconds later and
-run on while the analyst reads, as before.
-
-A section that depends on another published in the same batch travels in a
-Celery chain behind it and receives its result; one published on its own
-loads its dependency's partial from storage.
-
-All messages of a dispatch go through one channel, and with RabbitMQ's
-publisher confirms the broker's acknowledgements are awaited together at the
-end (`_confirmed_batch`), not one after another: kombu waits for each
-message's confirm before sending the next, which made a 25-player report's
-POST 300-400 ms while the workers it had just woken took the CPU, and a
-500-player dispatch seconds. The records are marked dispatched only once
-every message is confirmed; a batch that fails leaves them to the reaper.
+out when the report is created; slow ones once it is ready (reports.status
+publishes them), so they do not compete with the fast ones the analyst waits
+for. A section whose dependency is published in the same batch travels in a
+Celery chain behind it; one published on its own loads its dependency's
+partial from storage. All messages of a dispatch share one channel whose
+publisher confirms are awaited together at the end (`_confirmed_batch`);
+the records are marked dispatched only once every message is confirmed.
+Measurements: docs/performance.md, "Why the code is as it is".
 """
 
 import logging

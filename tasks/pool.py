@@ -1,28 +1,12 @@
-"""The worker pools' autoscaling: how long grown processes stay, and a guard around a race in billiard.
+"""The worker pools' autoscaling: grown processes stay longer, and a guard around a race in billiard.
 
-Processes stay. Celery's autoscaler retires a process idle for
-AUTOSCALE_KEEPALIVE seconds, 30 by default. Analysts create reports minutes
-apart, so with that default nearly every report found its pool shrunk to one
-process: the pool forked five new ones while the report waited, and each new
-process paid for its first sections again (fresh database connections,
-caches, pages copied from the parent). A cold 25-player squad that found the
-pool shrunk was ready in 2.65 s, against 1.8-2.1 s (docs/performance.md).
-Our autoscaler is Celery's with a keepalive of WORKER_AUTOSCALE_KEEPALIVE_S
-(from the same AUTOSCALE_KEEPALIVE variable, 600 s unless set). The pool
-still grows from one process to six and shrinks back to one
-(`--autoscale=6,1`); only the wait before it shrinks is longer, and the
-autoscaler also checks that often, so an idle pool is back to one process
-within 10 to 20 minutes.
-
-The race: billiard (4.3.2, the latest) appends a new pool process to the pool list
-before starting it. When the autoscaler grows the pool in its thread while
-the pool's supervisor thread checks for exited processes, the supervisor sees
-the not-yet-started process (no pid), takes it for an exited one and crashes
-on `del self._poolctrl[None]` ("Thread 'Supervisor' crashed: KeyError(None)");
-the worker then stops consuming. Seen here within seconds of a burst with
-`--autoscale=2,1`; reported upstream in several forms (celery/billiard#159,
-#323). Making process creation and the exit check mutually exclusive closes
-the window; both are short, so the lock costs nothing measurable.
+The keepalive (WORKER_AUTOSCALE_KEEPALIVE_S, 600 s unless AUTOSCALE_KEEPALIVE
+says otherwise) keeps a grown pool for reports created minutes apart; the
+pool still grows 1 to 6 and shrinks back. The guard makes billiard's process
+creation and its exit check mutually exclusive: the supervisor otherwise
+takes a not-yet-started process for an exited one and crashes on
+`del self._poolctrl[None]`, and the worker stops consuming (celery/billiard#159,
+#323). Measurements and history: docs/performance.md, "Why the code is as it is".
 """
 
 import functools
