@@ -1,15 +1,10 @@
-"""Token authentication that remembers a valid token in the process for a few seconds.
+"""Token authentication that remembers a valid token in the process for AUTH_TOKEN_CACHE_SECONDS.
 
-DRF's TokenAuthentication reads the token and its user from the database on
-every request. A browser polling a report's status sends one a second, and
-on a busy database server that read was half of a 304's wait
-(docs/performance.md). Each web process now remembers a token it has seen
-valid for AUTH_TOKEN_CACHE_SECONDS (10 by default; 0 turns this off).
-
-What that costs: a token deleted or a user deactivated elsewhere (the admin,
-another web process, `drf_create_token -r`) still works in a process that
-remembered it for at most that long. In the process where it happens it
-stops at once: the signals below drop the entry.
+DRF's TokenAuthentication reads the token and its user on every request; a
+status poller sends one a second (docs/performance.md, "Why the code is as it
+is"). The cost: a token deleted or a user deactivated in another process
+still works in this one for at most that long (0 turns this off); in the
+process where it happens the signals below drop the entry at once.
 """
 
 import copy

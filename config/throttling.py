@@ -1,30 +1,22 @@
 """Throttles that count requests instead of listing them: one small cache round trip per request.
 
-DRF's SimpleRateThrottle keeps the timestamp of every request of the last
-period in one cache value and reads and writes it whole on every request. At
-the default user rate (6,000 a minute) that is a list of up to 6,000 floats,
-about 50 KB pickled, moved twice per request; with 100 tabs polling a report's
-status it was a fifth of each request's time on a busy host
-(docs/performance.md).
-
-These keep DRF's scopes, rates, cache keys and 429 answers, and count in fixed
-windows of the rate's period instead: the current window's counter, plus the
-previous window's weighted by how much of it the sliding period still covers
-(the sliding-window estimate). On Redis the increment, its expiry and the
-previous count travel in one pipeline; on other caches (the embedded default's
-local memory) they are three cache calls. A refused request is taken back
-(one more round trip, only then), so retrying early does not prolong a wait.
-The estimate assumes the previous window's requests were spread evenly: after
-a burst at the start of a window, Retry-After can say up to a period plus a
-period/limit, where DRF's exact list would allow a little earlier.
-Like the cache itself (config.cache), they fail open: while Redis is
-unreachable nothing is throttled.
+They keep DRF's scopes, rates, cache keys and 429 answers, but count in fixed
+windows (the current window, plus the previous one weighted by how much of it
+the sliding period still covers) instead of DRF's list of every request's
+time. On Redis the count is one pipeline; elsewhere three cache calls. A
+refused request is taken back, so retrying early does not prolong a wait.
+The estimate assumes the previous window's requests were even: after a burst,
+Retry-After can say up to a period plus a period/limit. Like the cache
+(django-redis with IGNORE_EXCEPTIONS) they fail open while Redis is down.
+Why: docs/performance.md, "Why the code is as it is".
 """
 
 import logging
 import math
 
 from django.core.cache import cache as default_cache
+from django.core.cache import caches
+from django_redis.cache import RedisCache
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rest_framework import throttling
@@ -70,11 +62,12 @@ class CountingRateThrottle(throttling.SimpleRateThrottle):
 
     def _count(self, current_key: str, previous_key: str) -> tuple[int, int]:
         """Add this request to the current window; the current and previous windows' counts."""
-        redis_cache = getattr(self.cache, "_cache", None)
-        if redis_cache is not None and hasattr(redis_cache, "get_client"):
-            current_key = self.cache.make_and_validate_key(current_key)
-            previous_key = self.cache.make_and_validate_key(previous_key)
-            pipeline = redis_cache.get_client(current_key, write=True).pipeline(transaction=False)
+        # `default_cache` is Django's proxy of this thread's default cache, not the backend itself.
+        backend = caches["default"] if self.cache is default_cache else self.cache
+        if isinstance(backend, RedisCache):
+            current_key = backend.make_and_validate_key(current_key)
+            previous_key = backend.make_and_validate_key(previous_key)
+            pipeline = backend.client.get_client(write=True).pipeline(transaction=False)
             pipeline.incr(current_key)
             pipeline.expire(current_key, 2 * self.duration)
             pipeline.get(previous_key)

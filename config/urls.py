@@ -14,7 +14,6 @@ urlpatterns = [
     path("api/redoc/", OfflineRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("players.urls")),
     path("", include("reports.urls")),
-    path("", include("tasks.urls")),
     path("", include("exports.urls")),
     path("", include("web.urls")),
 ]

@@ -9,7 +9,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import slugify
@@ -18,7 +18,7 @@ from storages.backends.s3 import S3Storage
 
 from reports.exceptions import ApplicationError
 from reports.models import Report
-from reports.selectors import reports_visible_to
+from reports.selectors import report_get
 
 from . import selectors, services
 from .models import CONTENT_TYPES, Export, ExportFormat, ExportState
@@ -32,7 +32,7 @@ def _wants_json(request: HttpRequest) -> bool:
 
 
 def _report(request: HttpRequest, report_id) -> Report:
-    return get_object_or_404(reports_visible_to(request.user), pk=report_id)
+    return report_get(user=request.user, report_id=report_id)
 
 
 def _report_page(report: Report) -> str:

@@ -1,27 +1,14 @@
 """Publishing a report's section tasks to the broker.
 
 One message per (player, section) on the section's queue. Fast sections go
-out when the report is created; slow ones are held back until the report is
-ready, and the task that makes it ready publishes them (reports.status). The
-analyst waits for the fast sections only, and on a shared host the slow ones
-competed with them for every resource, not just the CPU that the pools'
-priorities share out: expected threat and visuals read a season of events
-each, in a database server that serves both pools alike. A cold 25-player
-report was ready in 3.1 s with the slow pool busy and 1.8 s without it
-(docs/performance.md). The slow sections start about two seconds later and
-run on while the analyst reads, as before.
-
-A section that depends on another published in the same batch travels in a
-Celery chain behind it and receives its result; one published on its own
-loads its dependency's partial from storage.
-
-All messages of a dispatch go through one channel, and with RabbitMQ's
-publisher confirms the broker's acknowledgements are awaited together at the
-end (`_confirmed_batch`), not one after another: kombu waits for each
-message's confirm before sending the next, which made a 25-player report's
-POST 300-400 ms while the workers it had just woken took the CPU, and a
-500-player dispatch seconds. The records are marked dispatched only once
-every message is confirmed; a batch that fails leaves them to the reaper.
+out when the report is created; slow ones once it is ready (reports.status
+publishes them), so they do not compete with the fast ones the analyst waits
+for. A section whose dependency is published in the same batch travels in a
+Celery chain behind it; one published on its own loads its dependency's
+partial from storage. All messages of a dispatch share one channel whose
+publisher confirms are awaited together at the end (`_confirmed_batch`);
+the records are marked dispatched only once every message is confirmed.
+Measurements: docs/performance.md, "Why the code is as it is".
 """
 
 import logging
@@ -37,8 +24,9 @@ from celery import current_app, group
 from django.conf import settings
 from django.db import connections, router
 from django.utils import timezone
+from kombu import Connection, Producer, pools
 
-from tasks.queues import FAST_QUEUE
+from tasks.queues import FAST_QUEUE, SLOW_QUEUE
 
 from . import fairshare
 from .exceptions import ServiceUnavailable
@@ -47,7 +35,7 @@ from .sections import SECTIONS
 
 logger = logging.getLogger(__name__)
 
-TASK_NAMES = {"fast": "reports.compute_fast_section", "slow": "reports.compute_slow_section"}
+TASK_NAMES = {FAST_QUEUE: "reports.compute_fast_section", SLOW_QUEUE: "reports.compute_slow_section"}
 DISPATCH_TASK = "reports.dispatch_report"
 # How long a dispatch waits for the broker to confirm its messages.
 CONFIRM_TIMEOUT_S = 30
@@ -103,7 +91,7 @@ def report_dispatch_after_commit(*, report_id) -> None:
         report_dispatch(report_id=report_id)
     else:
         current_app.send_task(
-            DISPATCH_TASK, kwargs={"report_id": str(report_id)}, queue="fast", ignore_result=True
+            DISPATCH_TASK, kwargs={"report_id": str(report_id)}, queue=FAST_QUEUE, ignore_result=True
         )
 
 
@@ -209,7 +197,16 @@ def _report_dispatch(*, report_id) -> int:
 
 
 class _Confirms:
-    """Counts a channel's publishes and the broker's confirms of them (delivery tags 1, 2, ... per channel)."""
+    """Counts a channel's publishes and the broker's confirms of them (delivery tags 1, 2, ... per channel).
+
+    The channel is on a connection without kombu's `confirm_publish`, so
+    py-amqp's publish does not wait for each message's confirm; the channel is
+    put in confirm mode here (`confirm_select`), so the broker confirms every
+    message all the same, and `wait` awaits them together. Only py-amqp's
+    public channel API is used: no publish method is replaced. Upstream has
+    no batch confirm yet (celery/celery#9887); the canary is
+    reports/tests/test_dispatch.py::test_a_confirmed_batch_delivers_every_message.
+    """
 
     def __init__(self, channel: amqp.Channel):
         self.channel = channel
@@ -220,11 +217,9 @@ class _Confirms:
         channel.events["basic_ack"].add(self._acked)
         channel.events["basic_nack"].add(self._nacked)
 
-    def publish(self, *args, **kwargs):
-        kwargs.pop("confirm_timeout", None)
+    def published(self) -> None:
         self.sent += 1
         self.unconfirmed.add(self.sent)
-        return self.channel._basic_publish(*args, **kwargs)
 
     def _settle(self, delivery_tag: int, multiple: bool) -> int:
         settled = {tag for tag in self.unconfirmed if tag <= delivery_tag} if multiple else {delivery_tag}
@@ -253,6 +248,23 @@ class _Confirms:
             raise amqp.exceptions.MessageNacked(f"the broker refused {self.nacked} of {self.sent} messages")
 
 
+class _CountingProducer(Producer):
+    """A producer that tells its batch's _Confirms of each message it publishes."""
+
+    confirms: _Confirms | None = None
+
+    def publish(self, *args, **kwargs):
+        if self.confirms is not None:
+            self.confirms.published()
+        return super().publish(*args, **kwargs)
+
+
+def _publishing_connection(app) -> Connection:
+    # The key of kombu's pool for it (kombu.pools: one pool per URL and options, reset after a fork).
+    # Made each time (no I/O): the broker a process is configured for may change, as tests change it.
+    return app.connection_for_write(transport_options={"confirm_publish": False})
+
+
 def _channel(connection):
     """A new channel on a pooled connection; one the broker dropped meanwhile (a restart) is replaced once.
 
@@ -277,19 +289,18 @@ def _confirmed_batch() -> Iterator[Any]:
     it is a plain producer. Raises if a message is refused or not confirmed
     in CONFIRM_TIMEOUT_S.
     """
-    with current_app.pool.acquire(block=True) as connection:
+    app = current_app._get_current_object()
+    with pools.connections[_publishing_connection(app)].acquire(block=True) as connection:
         channel = _channel(connection)
         try:
-            producer = current_app.amqp.Producer(channel)
-            confirming = connection.transport_options.get("confirm_publish") and isinstance(
+            producer = _CountingProducer(channel)
+            confirming = app.conf.broker_transport_options.get("confirm_publish") and isinstance(
                 channel, amqp.Channel
             )
             if not confirming:
                 yield producer
                 return
-            confirms = _Confirms(channel)
-            # Send without waiting for each message's confirm (kombu's confirm_publish does).
-            channel.basic_publish = confirms.publish
+            producer.confirms = confirms = _Confirms(channel)
             yield producer
             confirms.wait(CONFIRM_TIMEOUT_S)
         finally:

@@ -24,6 +24,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
+from tasks.queues import QUEUES
+
 from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
 from .sections import REGISTRY
@@ -114,7 +116,7 @@ def _requeue(*, report_id, keys: list[str], generation: int | None = None) -> in
     changes: dict = {}
     moved = 0
     # One update per (queue, reused): what each really moved is what leaves the counters.
-    for queue in ("fast", "slow"):
+    for queue in QUEUES:
         for reused in (False, True):
             pks = [pk for pk, q, r, _, _ in moving if q == queue and r == reused]
             if not pks:

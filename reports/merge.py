@@ -15,11 +15,9 @@ and its section computed again.
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import orjson
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db.models import F
@@ -29,7 +27,7 @@ from storages.backends.s3 import S3Storage
 from . import healing
 from .keys import merged_key
 from .models import Report, ReportTask, TaskState
-from .storage import storage_delete_many
+from .storage import storage_delete_many, storage_readers
 
 logger = logging.getLogger(__name__)
 
@@ -177,8 +175,7 @@ def _read_partials(keys: list[str]) -> dict[str, dict | None]:
     unique = list(dict.fromkeys(keys))
     if len(unique) <= 1:
         return dict(map(read, unique))
-    with ThreadPoolExecutor(max_workers=min(settings.REPORT_READ_CONCURRENCY, len(unique))) as pool:
-        return dict(pool.map(read, unique))
+    return dict(storage_readers().map(read, unique))
 
 
 def sign_file_urls(body: bytes, *, file_url: Callable[[str], str] | None = None) -> bytes:

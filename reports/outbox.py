@@ -35,6 +35,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tasks.queues import SLOW_QUEUE
+
 from .models import Outbox, OutboxKind
 
 logger = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ def outbox_add(*, kind: str, report_id=None, payload: dict | None = None) -> Out
 
 def _send_run_task(row_id: int) -> None:
     try:
-        current_app.send_task(RUN_TASK, kwargs={"row_id": row_id}, queue="slow", ignore_result=True)
+        current_app.send_task(RUN_TASK, kwargs={"row_id": row_id}, queue=SLOW_QUEUE, ignore_result=True)
     except Exception:
         # The row stays: the reconciler runs it within a minute.
         logger.warning("could not send outbox row %s to a worker; the reconciler will run it", row_id)

@@ -8,7 +8,10 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Avg, Count, Max, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
+
+from tasks.queues import QUEUES
 
 from .models import Report, ReportTask, TaskState
 
@@ -23,9 +26,14 @@ def reports_visible_to(user) -> QuerySet[Report]:
     return reports if user.is_staff else reports.filter(owner=user)
 
 
+def report_get(*, user, report_id) -> Report:
+    """The report, if `user` may see it; Http404 otherwise, as for one that does not exist."""
+    return get_object_or_404(reports_visible_to(user), pk=report_id)
+
+
 def report_progress(report: Report) -> dict:
     progress: dict[str, Any] = {}
-    for queue in ("fast", "slow"):
+    for queue in QUEUES:
         progress[queue] = {
             "total": getattr(report, f"{queue}_total"),
             "done": getattr(report, f"{queue}_done"),

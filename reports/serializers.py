@@ -79,6 +79,14 @@ class QueueSerializer(serializers.Serializer):
 
 
 class ReportStatusSerializer(serializers.ModelSerializer):
+    """The status body: its fields document it (the schema); `reports.apis.status_body` builds it, for everyone.
+
+    DRF's field-by-field representation took half of a status answer's time
+    (docs/performance.md), so this serializer's representation is that one
+    function's; reports/tests/test_apis.py checks it against the fields' own.
+    Context: `request`, and `detail` for the per-task rows.
+    """
+
     players = serializers.ListField(source="player_ids", child=serializers.IntegerField())
     sections = serializers.ListField(child=serializers.CharField())
     progress = ProgressSerializer()
@@ -107,6 +115,11 @@ class ReportStatusSerializer(serializers.ModelSerializer):
             "data_url",
             "tasks",
         ]
+
+    def to_representation(self, instance):
+        from .apis import status_body  # the API module imports this one
+
+        return status_body(self.context["request"], instance, detail=self.context.get("detail", False))
 
 
 class ReportListSerializer(serializers.ModelSerializer):

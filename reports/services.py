@@ -305,7 +305,7 @@ def report_retry(*, report: Report) -> Report:
         )
         if not failed:
             raise ApplicationError("The report has no failed sections to retry.")
-        fast = sum(1 for _, queue in failed if queue == "fast")
+        fast = sum(1 for _, queue in failed if queue == FAST_QUEUE)
         ReportTask.objects.filter(pk__in=[pk for pk, _ in failed]).update(
             state=TaskState.QUEUED,
             attempts=0,
@@ -441,9 +441,14 @@ def reports_purge_expired(*, now=None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(days=settings.REPORT_RETENTION_DAYS)
     count = 0
-    for report in Report.objects.filter(created_at__lt=cutoff).iterator():
-        report_delete(report=report)
-        count += 1
+    # Ids first, then bounded batches: no open cursor over the reports while each one is deleted.
+    expired = list(
+        Report.objects.filter(created_at__lt=cutoff).order_by("created_at").values_list("pk", flat=True)
+    )
+    for start in range(0, len(expired), settings.REPORT_PURGE_BATCH):
+        for report in Report.objects.filter(pk__in=expired[start : start + settings.REPORT_PURGE_BATCH]):
+            report_delete(report=report)
+            count += 1
     # Share links that expired: their copies of the report's data go.
     shares_purge_expired(now=now)
     # Partials written by a task whose report was deleted while it ran.

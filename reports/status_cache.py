@@ -1,32 +1,16 @@
 """The status revision of each report in Redis, so that a poller's conditional GET skips the database.
 
-A browser polls a running report about once a second with the ETag it last
-saw; nearly every answer is 304. Served from MariaDB, each one waited for two
-queries behind the workers' heavy ones: under a 500-player report the p99 of
-those answers was 90-100 ms, nearly all of it waiting for a turn on the CPU in
-the database server (docs/performance.md). Served from here it is one Redis
-read.
+Redis keeps `<revision> <owner id>` per report, written by whoever learns a
+revision (the writer after its commit, any read that went to the database);
+a Lua script keeps the highest, so writers finishing out of order cannot put
+an older state back. Beside it, the status body last read from the database
+(keep_body), served only for exactly that revision. A deleted report's entry
+becomes a tombstone that outranks every revision.
 
-Redis keeps `<revision> <owner id>` for each report, written by whoever
-learns a revision: the writer after it commits a change (reports.status),
-and any read that went to the database. A Lua script keeps the highest
-revision, so writers that finish out of order cannot put an older state back.
-
-What can go wrong, and what bounds it:
-
-- A change whose note is lost (the process died between commit and note, or
-  Redis was unreachable): pollers that hold the previous ETag get 304 for up
-  to ENTRY_TTL_S, then the entry expires and the database answers again.
-- Redis unreachable: every request takes the database path; nothing fails.
-- The cache is not Redis (the embedded stack): this module does nothing.
-
-Beside the revision, Redis keeps the status body last read from the database
-(keep_body), served to a first, unconditional GET at exactly that revision:
-every poller's first request, which used to read the database too.
-
-A deleted report's entry becomes a tombstone that outranks every revision,
-so a read that raced the delete cannot bring it back; if writing it fails,
-the owner gets 304 instead of 404 for at most ENTRY_TTL_S.
+What bounds a fault: a lost note gives pollers holding the previous ETag a
+304 for at most ENTRY_TTL_S; Redis unreachable sends every request to the
+database; on a cache that is not Redis (embedded) this module does nothing.
+Why it exists (the p99 it brought down): docs/performance.md, "Why the code is as it is".
 """
 
 import functools
@@ -35,7 +19,8 @@ import logging
 from typing import NamedTuple
 
 from django.core.cache import caches
-from django.core.cache.backends.redis import RedisCache
+from django_redis import get_redis_connection
+from django_redis.cache import RedisCache
 from redis.commands.core import Script
 from redis.exceptions import RedisError
 
@@ -77,7 +62,7 @@ def _client_and_key(report_id):
     if not isinstance(cache, RedisCache):
         return None, None
     key = cache.make_and_validate_key(f"report-status:{report_id}")
-    return cache._cache.get_client(key, write=True), key
+    return get_redis_connection("default"), key
 
 
 def note(*, report_id, revision: int, owner_id: int) -> None:
@@ -130,15 +115,10 @@ def _lookup(report_id, *, with_body: bool) -> tuple[Entry | None, dict | None]:
 def keep_body(*, report_id, revision: int, body: dict) -> None:
     """Keep the status body read from the database at `revision`, for the next first GET of the same revision.
 
-    The first request of every poller is unconditional, so it would read the
-    report from the database even when nothing changed; with 100 tabs opening
-    a report in the same second while its workers keep the database busy,
-    those reads were most of the slowest answers (docs/performance.md). The
-    body leaves out what depends on the request (the data URL). It is only
-    ever served for the revision it was read at, so a late writer of an older
-    body makes a miss, never a stale answer. Its estimate (eta_seconds) is
-    that of the first reader, for at most ENTRY_TTL_S, as a poller holding
-    the same ETag sees it too.
+    Without what depends on the request (the data URL). Served only for the
+    revision it was read at, so a late writer of an older body makes a miss,
+    never a stale answer; its eta_seconds is the first reader's, for at most
+    ENTRY_TTL_S.
     """
     client, _ = _client_and_key(report_id)
     if client is None:

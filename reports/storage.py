@@ -7,6 +7,7 @@ and always under `reports/`.
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -20,6 +21,29 @@ from storages.utils import clean_name, is_seekable
 logger = logging.getLogger(__name__)
 # S3's DeleteObjects takes at most this many keys a request.
 S3_DELETE_BATCH = 1000
+
+_readers: tuple[int, ThreadPoolExecutor] | None = None
+_readers_lock = threading.Lock()
+
+
+def storage_readers() -> ThreadPoolExecutor:
+    """This process's pool of REPORT_READ_CONCURRENCY reader threads, kept for its life.
+
+    django-storages gives each thread its own boto3 connection, so a pool
+    made per read built a session and client in every thread of every live
+    merge; kept threads keep theirs. Made again in a forked child (threads do
+    not survive a fork).
+    """
+    global _readers
+    with _readers_lock:
+        if _readers is None or _readers[0] != os.getpid():
+            _readers = (
+                os.getpid(),
+                ThreadPoolExecutor(
+                    max_workers=settings.REPORT_READ_CONCURRENCY, thread_name_prefix="storage-read"
+                ),
+            )
+        return _readers[1]
 
 
 class AtomicFileSystemStorage(FileSystemStorage):
@@ -151,8 +175,7 @@ def storage_existing(keys: Iterable[str], *, storage: Storage = default_storage)
             raise
         return key
 
-    with ThreadPoolExecutor(max_workers=min(settings.REPORT_READ_CONCURRENCY, len(keys))) as pool:
-        return {key for key in pool.map(head, keys) if key is not None}
+    return {key for key in storage_readers().map(head, keys) if key is not None}
 
 
 def storage_list(prefix: str, *, storage: Storage = default_storage) -> Iterator[tuple[str, datetime]]:

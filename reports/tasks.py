@@ -1,43 +1,41 @@
 """Celery tasks of the report pipeline: thin adapters over reports.runner and reports.dispatch."""
 
-import random
-
 from celery import shared_task
 from celery.exceptions import Ignore
-from django.conf import settings
+
+from tasks.base import TransientRetryTask
 
 from . import dispatch, outbox, runner
 
+
+class SectionTask(TransientRetryTask):
+    """A section's task: a TransientError from the runner is retried with backoff, attempts counted in the database."""
+
+    def retry(self, args=None, kwargs=None, exc=None, **options):
+        if isinstance(exc, runner.TransientError):
+            # The failed attempt's claim goes with the retry: a record it could
+            # not mark retrying is then taken over at once, not refused as held
+            # by a live claimant until the reclaim time.
+            kwargs = {**(self.request.kwargs or {}), "retry_of": exc.claim}
+        return super().retry(args=args, kwargs=kwargs, exc=exc, **options)
+
+
 TASK_OPTIONS = {
-    "bind": True,
+    "base": SectionTask,
     "acks_late": True,
     "reject_on_worker_lost": True,
-    # Attempts are counted and bounded in the database (reports.runner), which
-    # also sees redeliveries after a worker died; Celery's own count does not.
-    "max_retries": None,
     # Nothing reads these results: a chained section gets its parent's return
     # value in the message, and the database holds every state. Stored, they
-    # would make Redis a dependency of every run: with task_track_started the
-    # worker writes STARTED before the body, and when the result backend is
-    # down that write fails, the message is acknowledged as failed and the
-    # section is lost until the reaper (seen in the Redis fault test).
+    # would make Redis a dependency of every run: with task_track_started (on
+    # until issue 21) the worker wrote STARTED before the body, and when the
+    # result backend was down that write failed, the message was acknowledged
+    # as failed and the section lost until the reaper (the Redis fault test).
     "ignore_result": True,
 }
 
 
-def _run(task, upstream, report_task_id: int, retry_of: dict | None = None):
-    try:
-        result = runner.report_task_run(report_task_id=report_task_id, upstream=upstream, retry_of=retry_of)
-    except runner.TransientError as exc:
-        # Exponential backoff with jitter, so retries after an outage do not arrive together.
-        # A failed claim counts no attempt: Celery's retry count still spaces out its retries.
-        attempts = max(exc.attempts, task.request.retries or 0)
-        countdown = min(settings.REPORT_TASK_RETRY_BACKOFF_MAX_S, 2**attempts) * (0.5 + random.random())
-        # The failed attempt's claim goes with the retry: a record it could not
-        # mark retrying is then taken over at once, not refused as held by a
-        # live claimant until the reclaim time.
-        kwargs = {**(task.request.kwargs or {}), "retry_of": exc.claim}
-        raise task.retry(exc=exc.cause, countdown=countdown, kwargs=kwargs) from exc
+def _run(upstream, report_task_id: int, retry_of: dict | None = None):
+    result = runner.report_task_run(report_task_id=report_task_id, upstream=upstream, retry_of=retry_of)
     if result is None:
         # Nothing may follow this delivery: the record is held by a live
         # claimant (whose own message carries the chain on), failed (its
@@ -51,13 +49,13 @@ def _run(task, upstream, report_task_id: int, retry_of: dict | None = None):
 
 # Queues come from CELERY_TASK_ROUTES (a task's own `queue` option is deprecated in Celery 5).
 @shared_task(name="reports.compute_fast_section", **TASK_OPTIONS)
-def compute_fast_section(self, upstream=None, *, report_task_id: int, retry_of: dict | None = None):
-    return _run(self, upstream, report_task_id, retry_of)
+def compute_fast_section(upstream=None, *, report_task_id: int, retry_of: dict | None = None):
+    return _run(upstream, report_task_id, retry_of)
 
 
 @shared_task(name="reports.compute_slow_section", **TASK_OPTIONS)
-def compute_slow_section(self, upstream=None, *, report_task_id: int, retry_of: dict | None = None):
-    return _run(self, upstream, report_task_id, retry_of)
+def compute_slow_section(upstream=None, *, report_task_id: int, retry_of: dict | None = None):
+    return _run(upstream, report_task_id, retry_of)
 
 
 @shared_task(

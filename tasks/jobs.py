@@ -56,6 +56,18 @@ class ScheduledJob:
     def minutely(self) -> bool:
         return self.minute == "*"
 
+    @property
+    def expires_s(self) -> int:
+        """How long the job's message may wait in a backed-up queue before it is dropped unrun.
+
+        Less than the job's period, so that a queue that was stuck does not
+        run yesterday's purge (or a hundred reconciles) once it drains; the
+        next period's message runs the job again.
+        """
+        if self.minutely:
+            return 50
+        return 24 * 3600 if self.weekly else 6 * 3600
+
 
 # Night-time UTC, spread out so the jobs do not compete for the slow queue:
 # the reaper first (it unblocks reports), the aggregate refresh last among the

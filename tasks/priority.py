@@ -1,24 +1,13 @@
 """Web first, fast sections next, slow sections last: each worker pool lowers its own priority.
 
-Fast sections decide when a report can be opened; slow ones run on while
-the analyst reads; the web process answers the status polls meanwhile. On a
-host running all three (two cores here), six slow processes rendering
-pictures took the CPU from the fast sections and the web: a 25-player squad
-became ready later than the same sections run one after another, and status
-answers waited for a core (docs/performance.md). A worker lowers its own
-scheduling priority at start-up by the niceness of its queues
-(WORKER_NICENESS; a worker serving both takes the higher priority), and its
-pool processes inherit it. Every pool still gets every idle cycle.
-
-Linux's autogroups: a process that starts a session of its own (a service
-manager, honcho, `setsid`, the bench) gets a scheduling group of its own,
-and groups share the CPU equally whatever the niceness of the processes in
-them: niceness only orders processes within a group. A worker that leads its
-own session therefore also lowers its group's niceness, which its pool
-processes share; one that does not lead it leaves the group alone, since the
-web or a shell may be in it (there plain niceness already applies). Under
-systemd with the CPU controller, autogroups do not apply: set the unit's
-`Nice=` or `CPUWeight=` (docs/operations.md).
+A worker lowers its scheduling priority at start-up by its queues' niceness
+(WORKER_NICENESS; a worker serving both takes the higher priority) and its
+pool processes inherit it; every pool still gets every idle cycle. A worker
+that leads its own session also lowers its Linux autogroup's niceness (groups
+share the CPU equally whatever their processes' niceness); one that does not
+leaves the group alone. Under systemd with the CPU controller, set the unit's
+`Nice=` or `CPUWeight=` (docs/operations.md). Why: docs/performance.md,
+"Why the code is as it is".
 """
 
 import logging

@@ -33,7 +33,12 @@ JOB_OPTIONS = {
 }
 
 
-@shared_task(name=jobs.DAILY_REAP_SECTIONS, **JOB_OPTIONS)
+def job_options(task: str) -> dict:
+    # `expires` is a task default, so beat's messages carry it whatever the schedule row says.
+    return {"name": task, "expires": jobs.JOBS_BY_TASK[task].expires_s, **JOB_OPTIONS}
+
+
+@shared_task(**job_options(jobs.DAILY_REAP_SECTIONS))
 def daily_reap_sections(period: str | None = None) -> dict:
     def reap() -> dict:
         from reports.services import report_tasks_reap
@@ -43,7 +48,7 @@ def daily_reap_sections(period: str | None = None) -> dict:
     return jobs.run_once(jobs.DAILY_REAP_SECTIONS, period or jobs.daily_period(), reap)
 
 
-@shared_task(name=jobs.DAILY_PURGE_REPORTS, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.DAILY_PURGE_REPORTS))
 def daily_purge_reports(period: str | None = None) -> dict:
     def purge() -> dict:
         from reports.services import reports_purge_expired
@@ -53,7 +58,7 @@ def daily_purge_reports(period: str | None = None) -> dict:
     return jobs.run_once(jobs.DAILY_PURGE_REPORTS, period or jobs.daily_period(), purge)
 
 
-@shared_task(name=jobs.DAILY_REFRESH_AGGREGATES, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.DAILY_REFRESH_AGGREGATES))
 def daily_refresh_aggregates(period: str | None = None) -> dict:
     def refresh() -> dict:
         from football.analytics.aggregates import refresh_aggregates
@@ -69,7 +74,7 @@ def daily_refresh_aggregates(period: str | None = None) -> dict:
     return jobs.run_once(jobs.DAILY_REFRESH_AGGREGATES, period or jobs.daily_period(), refresh)
 
 
-@shared_task(name=jobs.WEEKLY_REFIT_MODELS, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.WEEKLY_REFIT_MODELS))
 def weekly_refit_models(period: str | None = None) -> dict:
     def refit() -> object:
         from football.analytics.refresh import refresh_analytics
@@ -79,7 +84,7 @@ def weekly_refit_models(period: str | None = None) -> dict:
     return jobs.run_once(jobs.WEEKLY_REFIT_MODELS, period or jobs.weekly_period(), refit)
 
 
-@shared_task(name=jobs.WEEKLY_CHECK_DATA, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.WEEKLY_CHECK_DATA))
 def weekly_check_data(period: str | None = None) -> dict:
     def check() -> dict:
         from football.checks import data_check
@@ -92,7 +97,7 @@ def weekly_check_data(period: str | None = None) -> dict:
     return jobs.run_once(jobs.WEEKLY_CHECK_DATA, period or jobs.weekly_period(), check)
 
 
-@shared_task(name=jobs.MINUTELY_RECONCILE_REPORTS, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.MINUTELY_RECONCILE_REPORTS))
 def minutely_reconcile_reports(period: str | None = None) -> dict:
     def reconcile() -> dict:
         from reports.services import reports_reconcile
@@ -104,7 +109,7 @@ def minutely_reconcile_reports(period: str | None = None) -> dict:
     return jobs.run_once(jobs.MINUTELY_RECONCILE_REPORTS, period or jobs.minutely_period(), reconcile)
 
 
-@shared_task(name=jobs.WEEKLY_AUDIT_STORAGE, **JOB_OPTIONS)
+@shared_task(**job_options(jobs.WEEKLY_AUDIT_STORAGE))
 def weekly_audit_storage(period: str | None = None) -> dict:
     def audit() -> dict:
         from reports.audit import storage_audit

@@ -10,8 +10,8 @@ import uuid
 import pytest
 from django.core.cache.backends.locmem import LocMemCache
 from django.test import RequestFactory
+from django_redis.cache import RedisCache
 
-from config.cache import FailOpenRedisCache
 from config.throttling import UserRateThrottle
 
 # A Redis database no other test uses (see tests/test_security.py), with a key prefix per run.
@@ -32,8 +32,12 @@ def cache(request):
         yield LocMemCache(f"throttle-{uuid.uuid4().hex}", {})
         return
     request.getfixturevalue("require_service")("redis")
-    redis_cache = FailOpenRedisCache(
-        REDIS_URL, {"KEY_PREFIX": f"throttle-test-{os.getpid()}-{uuid.uuid4().hex}"}
+    redis_cache = RedisCache(
+        REDIS_URL,
+        {
+            "KEY_PREFIX": f"throttle-test-{os.getpid()}-{uuid.uuid4().hex}",
+            "OPTIONS": {"IGNORE_EXCEPTIONS": True},
+        },
     )
     yield redis_cache
     redis_cache.clear()
@@ -103,6 +107,8 @@ def test_retry_after_is_when_the_next_request_is_allowed(cache, burst, offset):
 
 
 def test_fails_open_while_redis_is_unreachable():
-    unreachable = FailOpenRedisCache("redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}})
+    unreachable = RedisCache(
+        "redis://127.0.0.1:1/0", {"OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "IGNORE_EXCEPTIONS": True}}
+    )
     throttle = throttle_for(unreachable, Clock(1000.0), "1/min")
     assert all(throttle.allow_request(request_by(1), None) for _ in range(3))

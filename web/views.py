@@ -28,7 +28,7 @@ from reports.apis import status_body
 from reports.exceptions import ApplicationError
 from reports.models import Report
 from reports.sections import REGISTRY
-from reports.selectors import report_progress, reports_visible_to
+from reports.selectors import report_get, report_progress, reports_visible_to
 from reports.serializers import ReportCreateSerializer
 
 from . import compare, selectors, services
@@ -55,7 +55,7 @@ OWNER_FILE_HEADERS = {"Cache-Control": "private, max-age=86400"}
 
 
 def _visible_report(request: HttpRequest, report_id) -> Report:
-    return get_object_or_404(reports_visible_to(request.user), pk=report_id)
+    return report_get(user=request.user, report_id=report_id)
 
 
 def error_page(request: HttpRequest, *, title: str, message: str, status: int) -> HttpResponse:

@@ -152,12 +152,14 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "config.cache.FailOpenRedisCache",
+            "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            # Fail fast when Redis is gone: the cache is an optimisation, not a dependency.
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            # The cache is an optimisation, not a dependency: fail fast when Redis is gone, and
+            # fail open (a read misses, a write is dropped) rather than answer 500.
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1, "IGNORE_EXCEPTIONS": True},
         }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -236,7 +238,9 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=300)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=360)
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
-CELERY_TASK_TRACK_STARTED = True
+# Off: nothing reads a STARTED state from the result backend (the database holds
+# every section's state, Flower takes task-started from the events).
+CELERY_TASK_TRACK_STARTED = False
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -295,6 +299,8 @@ BROKER_CHECK_TIMEOUT_S = env.float("BROKER_CHECK_TIMEOUT_S", default=2.0)
 # How long /readyz waits for each dependency (database, broker, result
 # backend, storage) before calling it down; probes expect an answer in seconds.
 HEALTH_CHECK_TIMEOUT_S = env.float("HEALTH_CHECK_TIMEOUT_S", default=2.0)
+# How long a /readyz answer is kept: a fast prober must not become a stream of dependency checks.
+READYZ_CACHE_S = env.float("READYZ_CACHE_S", default=5.0)
 
 # --- REST framework ------------------------------------------------------------
 # How long a web process remembers a valid API token (config/authentication.py):
@@ -313,13 +319,14 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "reports.exceptions.api_exception_handler",
     # Counted in the default cache: Redis when REDIS_URL is set, so every web
     # process shares one count per user; `anon` bounds password guessing on the
-    # token endpoint. Report creation has its own, tighter scope (reports.apis).
+    # token endpoint. Report creation and report data have their own, tighter scopes (reports.apis).
     "DEFAULT_THROTTLE_CLASSES": [
         "config.throttling.UserRateThrottle",
         "config.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "report_create": env.str("THROTTLE_REPORT_CREATE", default="60/min"),
+        "report_data": env.str("THROTTLE_REPORT_DATA", default="600/min"),
         "user": env.str("THROTTLE_USER", default="6000/min"),
         "anon": env.str("THROTTLE_ANON", default="120/min"),
     },
@@ -393,6 +400,8 @@ FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", default="")
 
 # --- Reports -------------------------------------------------------------------
 REPORT_MAX_PLAYERS = 500
+# Reports the daily purge deletes per batch of ids, so it never holds a cursor over the whole table.
+REPORT_PURGE_BATCH = env.int("REPORT_PURGE_BATCH", default=200)
 # Attempts before a section is failed for good, counted in the database so
 # that a message RabbitMQ redelivers forever (a poison task) still ends.
 REPORT_TASK_MAX_ATTEMPTS = env.int("REPORT_TASK_MAX_ATTEMPTS", default=4)

@@ -42,6 +42,7 @@ REST_FRAMEWORK = {
     # Off in effect, unless a test process is started with small rates to test throttling.
     "DEFAULT_THROTTLE_RATES": {
         "report_create": env.str("THROTTLE_REPORT_CREATE", default="100000/min"),
+        "report_data": env.str("THROTTLE_REPORT_DATA", default="100000/min"),
         "user": env.str("THROTTLE_USER", default="1000000/min"),
         "anon": env.str("THROTTLE_ANON", default="1000000/min"),
     },

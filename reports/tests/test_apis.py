@@ -159,6 +159,23 @@ def test_data_before_ready_is_202_with_retry_after(auth_client, players):
     assert 1 <= int(response["Retry-After"]) <= 30
 
 
+def test_data_reads_have_their_own_throttle_scope(auth_client, players, monkeypatch):
+    """Each read may merge every partial: /data/ is throttled apart from (and below) the status polls."""
+    import uuid
+
+    from reports.apis import ReportDataThrottle
+
+    scope = f"report_data_test_{uuid.uuid4().hex}"  # counts of earlier runs in a shared Redis do not apply
+    monkeypatch.setattr(ReportDataThrottle, "scope", scope)
+    monkeypatch.setattr(
+        ReportDataThrottle, "THROTTLE_RATES", {**ReportDataThrottle.THROTTLE_RATES, scope: "2/min"}
+    )
+    report_id = auth_client.post(URL, {"players": players}, format="json").json()["id"]
+    answers = [auth_client.get(f"{URL}{report_id}/data/").status_code for _ in range(3)]
+    assert answers == [202, 202, 429]
+    assert auth_client.get(f"{URL}{report_id}/").status_code == 200
+
+
 def test_unreachable_broker_is_503_quickly_and_creates_nothing(auth_client, players, monkeypatch, settings):
     # A closed port: the connection is refused at once; the check gives up within its timeout.
     # broker_write_url first: it falls back to broker_url, so patched second it
@@ -176,6 +193,7 @@ def test_unreachable_broker_is_503_quickly_and_creates_nothing(auth_client, play
 
 def test_the_status_body_is_what_its_serializer_documents(auth_client, players, rf):
     from django.utils import timezone
+    from rest_framework import serializers
 
     from reports import fairshare, selectors
     from reports.apis import status_body
@@ -190,7 +208,11 @@ def test_the_status_body_is_what_its_serializer_documents(auth_client, players, 
             setattr(report, field, value)
         for detail in (False, True):
             body = status_body(request, report, detail=detail)
-            documented = ReportStatusSerializer(
+            serializer = ReportStatusSerializer(report, context={"request": request, "detail": detail})
+            assert serializer.data == body  # the serializer's representation is status_body's
+            # DRF's own, field by field, from the serializer's fields: what the schema says.
+            documented = serializers.ModelSerializer.to_representation(
+                ReportStatusSerializer(),
                 {
                     **{field: getattr(report, field) for field in ("id", "name", "status")},
                     **{field: getattr(report, field) for field in ("created_at", "ready_at", "completed_at")},
@@ -201,7 +223,7 @@ def test_the_status_body_is_what_its_serializer_documents(auth_client, players, 
                     "eta_seconds": selectors.report_eta_seconds(report),
                     "data_url": body["data_url"],
                     **({"tasks": selectors.report_tasks(report)} if detail else {}),
-                }
-            ).data
+                },
+            )
             assert body == documented
             assert list(body) == list(documented)

@@ -249,9 +249,7 @@ def stack(worker_pool, servers, settings, report_storage, request):
     settings.AWS_STORAGE_BUCKET_NAME = bucket["AWS_STORAGE_BUCKET_NAME"]
     settings.AWS_S3_ENDPOINT_URL = bucket["AWS_S3_ENDPOINT_URL"]
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "reports.storage.ReportS3Storage"}}
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": env["REDIS_URL"]}
-    }
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": env["REDIS_URL"]}}
     stack = Stack(env, base, servers, bucket)
     with publishing_to(servers.rabbitmq.url):
         yield stack

@@ -423,15 +423,13 @@ def test_a_refused_delivery_stops_its_chain_and_a_done_one_carries_it_on(owner):
         state=TaskState.RUNNING, started_at=timezone.now(), attempts=1, claimed_by=runner.claimant()
     )
     with pytest.raises(Ignore):
-        report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk)
+        report_tasks._run(None, shot_map.pk)
     assert ReportTask.objects.get(pk=shot_map.pk).attempts == 1
 
     # Ended done (its worker died after the commit, before the chain went on): the chain goes on with the partial.
     ReportTask.objects.filter(pk=shot_map.pk).update(state=TaskState.QUEUED)
     runner.report_task_run(report_task_id=shot_map.pk)
-    assert report_tasks._run(report_tasks.compute_fast_section, None, shot_map.pk) == {
-        "partial_key": shot_map.partial_key
-    }
+    assert report_tasks._run(None, shot_map.pk) == {"partial_key": shot_map.partial_key}
 
 
 def test_a_parent_requeued_by_the_reconciler_takes_its_queued_dependent_along(owner, settings):

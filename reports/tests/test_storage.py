@@ -115,3 +115,23 @@ def test_s3_storage_writes_small_files_in_one_put_and_large_ones_in_parts(s3_ser
 
     s3.save(cases[0][0], ContentFile(b'{"goals": 4}', name="small.json"))
     assert client.get_object(Bucket=bucket, Key=cases[0][0])["Body"].read() == b'{"goals": 4}'
+
+
+def test_the_reader_threads_are_kept_and_made_again_in_a_forked_child():
+    """Kept: a thread's S3 connection outlives one merge. A child's pool is its own (threads do not survive a fork)."""
+    import os
+
+    from reports.storage import storage_readers
+
+    readers = storage_readers()
+    assert storage_readers() is readers
+    assert list(readers.map(abs, [-1, -2])) == [1, 2]
+    pid = os.fork()
+    if pid == 0:  # the child: exit code 0 only if its own pool answers
+        ok = False
+        try:
+            ok = storage_readers() is not readers and list(storage_readers().map(abs, [-3])) == [3]
+        finally:
+            os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -81,3 +81,36 @@ def test_a_real_worker_sends_task_events_that_a_monitor_receives(processes, requ
         processes.stop_all()
         with client.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue=queue)
+
+
+def test_the_start_up_check_fits_the_pinned_celery():
+    from tasks.consumer import consumer_check
+
+    consumer_check()
+
+
+@pytest.mark.services
+def test_canary_celerys_events_step_opens_its_connection_through_connection_for_write(require_service):
+    """What the override relies on: Celery's Events step asks the consumer for its connection (no other path)."""
+    from types import SimpleNamespace
+
+    from celery.worker.consumer.events import Events
+
+    require_service("rabbitmq")
+    app = Celery("consumer-canary", broker=RABBITMQ_URL, set_as_current=False)
+    app.conf.broker_transport_options = {"confirm_publish": True}
+    parts = _ConsumerParts(app)
+    consumer = SimpleNamespace(
+        app=app,
+        hostname="canary@localhost",
+        hub=None,
+        amqheartbeat=None,
+        event_dispatcher=None,
+        connection_for_write=lambda **kwargs: Consumer.connection_for_write(parts, **kwargs),
+    )
+    step = Events(consumer)
+    step.start(consumer)
+    try:
+        assert consumer.event_dispatcher.connection.connection.confirm_publish is False
+    finally:
+        step.shutdown(consumer)

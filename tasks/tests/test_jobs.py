@@ -109,6 +109,31 @@ def test_task_names_and_queue_are_explicit():
         assert route["queue"].name == SLOW_QUEUE
 
 
+def test_a_jobs_message_expires_within_its_period():
+    """A backed-up queue must not run yesterday's purge: each job's message carries an expiry shorter than its period."""
+    from celery.signals import before_task_publish
+    from kombu import Connection
+
+    published: dict[str, dict] = {}
+
+    def record(sender=None, headers=None, **kwargs):
+        published[sender] = headers
+
+    before_task_publish.connect(record)
+    # The in-memory transport: the message is built and routed as beat's would be, and never leaves this process.
+    try:
+        with Connection("memory://") as connection_, connection_.Producer() as producer:
+            for job in SCHEDULED_JOBS:
+                getattr(job_tasks, job.task.removeprefix("tasks.")).apply_async(producer=producer)
+    finally:
+        before_task_publish.disconnect(record)
+    now = timezone.now()
+    for job in SCHEDULED_JOBS:
+        expires = dt.datetime.fromisoformat(published[job.task]["expires"])
+        period = timedelta(minutes=1) if job.minutely else timedelta(days=7 if job.weekly else 1)
+        assert now < expires < now + period, (job.task, expires)
+
+
 def test_period_keys():
     friday = dt.datetime(2026, 11, 27, 23, 30, tzinfo=dt.UTC)
     assert daily_period(friday) == "2026-11-27"
@@ -251,17 +276,18 @@ def test_daily_purge_reports_deletes_reports_past_retention(user, settings):
     def report(name: str) -> Report:
         return Report.objects.create(owner=user, name=name, player_ids=[], sections=[], data_version="test")
 
-    old = report("old")
+    old = [report(f"old-{number}") for number in range(3)]
     report("recent")
-    Report.objects.filter(pk=old.pk).update(
+    Report.objects.filter(pk__in=[expired.pk for expired in old]).update(
         created_at=timezone.now() - timedelta(days=settings.REPORT_RETENTION_DAYS + 1)
     )
+    settings.REPORT_PURGE_BATCH = 2  # three expired reports: two batches, the last one short
 
     outcome = job_tasks.daily_purge_reports.apply(kwargs={"period": "2026-11-28"}).get()
 
-    assert outcome["result"] == {"purged": 1}
+    assert outcome["result"] == {"purged": 3}
     assert list(Report.objects.values_list("name", flat=True)) == ["recent"]
-    assert JobRun.objects.get(job="tasks.daily_purge_reports").result == {"purged": 1}
+    assert JobRun.objects.get(job="tasks.daily_purge_reports").result == {"purged": 3}
 
 
 @pytest.mark.mysql
