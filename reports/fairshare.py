@@ -32,6 +32,7 @@ ends, is cancelled or deleted; and by the reconciler every minute.
 """
 
 import logging
+import math
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -323,7 +324,8 @@ def report_eta_seconds(report: Report, *, durations: dict[str, float], paralleli
             continue
         mean_ms = sum(durations.get(name, 1000.0) for name in names) / len(names)
         per_queue.append((own[queue] + ahead[queue]) * mean_ms / 1000 / parallelism)
-    return round(max(per_queue)) if per_queue else 0
+    # Rounded up: work outstanding is never announced as done in 0 s.
+    return math.ceil(max(per_queue)) if per_queue else 0
 
 
 # --- Cancel -------------------------------------------------------------------------------

@@ -334,7 +334,11 @@ def test_weekly_refit_models_then_daily_refresh_aggregates(small_season):
 
 @pytest.fixture
 def small_season():
-    """Two matches with passes, carries and shots enough for the fitters and the aggregates."""
+    """Two matches with passes, carries and shots enough for the fitters and the aggregates.
+
+    The away side plays a pass before each shot: the possession-value model
+    learns from actions followed by a goal of their own side and of the other.
+    """
     from football import tags as wyscout
     from football.tests.factories import (
         AppearanceFactory,
@@ -345,11 +349,13 @@ def small_season():
 
     scorer = PlayerFactory(role="FW")
     passer = PlayerFactory(role="MD")
+    defender = PlayerFactory(role="DF")
     goals = 0
     matches = [MatchFactory(home_score=0, away_score=0) for _ in range(2)]
     for match_number, match in enumerate(matches):
         AppearanceFactory(match=match, player=scorer)
         AppearanceFactory(match=match, player=passer)
+        AppearanceFactory(match=match, player=defender, team=match.away_team)
         match_goals = 0
         for i in range(60):
             x = 55 + (i * 7) % 45
@@ -357,6 +363,16 @@ def small_season():
             is_goal = i % 6 == 0 and x > 80
             EventFactory(
                 match=match, player=passer, x=x - 10, y=y, end_x=x, end_y=y, tags=str(wyscout.ACCURATE)
+            )
+            EventFactory(
+                match=match,
+                team=match.away_team,
+                player=defender,
+                x=100 - x,
+                y=100 - y,
+                end_x=100 - x + 10,
+                end_y=100 - y,
+                second=float(i * 40 + match_number) - 5,
             )
             EventFactory(
                 match=match,
