@@ -54,6 +54,7 @@ from .xt import (
     CARRY_MAX_LENGTH_M,
     CARRY_MIN_LENGTH_M,
     CARRYING_SUBTYPES,
+    MOVE_EVENT_FIELDS,
     PITCH_LENGTH_M,
     PITCH_WIDTH_M,
 )
@@ -70,22 +71,8 @@ XA_MAX_GAP_S = 10.0
 BLOCK_MAX_GAP_S = 2.0
 
 # The event fields a player's own events are read with, in match order
-# (order_by match_id, period, second, id): those of football.analytics.xt.
-OWN_EVENT_FIELDS = (
-    "id",
-    "match_id",
-    "period",
-    "second",
-    "team_id",
-    "player_id",
-    "type_id",
-    "subtype_id",
-    "x",
-    "y",
-    "end_x",
-    "end_y",
-    "tags",
-)
+# (order_by match_id, period, second, id): the same as the expected-threat moves'.
+OWN_EVENT_FIELDS = MOVE_EVENT_FIELDS
 # The set pieces that can be shots: direct free kicks, penalties, and corners
 # (three went straight in). The shots a pass can lead to or a player block are
 # these and open-play shots (no throw-in or indirect free kick is shot at goal).
