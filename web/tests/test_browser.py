@@ -114,8 +114,8 @@ def images_loaded(driver, css: str) -> bool:
     )
 
 
-def card_pictures_loaded(driver, card: str, count: int = 4) -> bool:
-    """The player card's pictures (shot map, heatmap, pizza, pass map) are there and loaded.
+def card_pictures_loaded(driver, card: str, count: int = 5) -> bool:
+    """The player card's pictures (shot map, heatmap, pizza, pass map, defensive actions) are there and loaded.
 
     They load lazily, when on screen: the card is scrolled into view first.
     """
