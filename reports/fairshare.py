@@ -159,6 +159,16 @@ def _fits(*, outstanding: int, sections: int, limit: int) -> bool:
     return not limit or outstanding == 0 or outstanding + sections <= limit
 
 
+def owner_lock(owner_id) -> None:
+    """The owner's row lock, which orders creations and releases of one user's reports.
+
+    A creation takes it first in its transaction, before it inserts the
+    report: the insert's foreign-key check holds a shared lock on the same
+    row, and two creations upgrading theirs would deadlock.
+    """
+    get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk").first()
+
+
 def report_must_wait(*, report: Report, queued: int) -> bool:
     """At creation, in its transaction: whether the new report waits for its owner's other reports.
 
@@ -166,7 +176,7 @@ def report_must_wait(*, report: Report, queued: int) -> bool:
     The owner's row lock orders this against a release running at the same time.
     """
     owner_id = report.owner_id
-    get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk").first()
+    owner_lock(owner_id)
     if Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING).exists():
         return True
     return not _fits(
@@ -186,7 +196,7 @@ def waiting_release(*, owner_id) -> int:
     """
     released = 0
     with transaction.atomic():
-        get_user_model().objects.select_for_update().filter(pk=owner_id).values_list("pk").first()
+        owner_lock(owner_id)
         waiting = list(
             Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
             .order_by("created_at", "pk")

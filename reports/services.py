@@ -98,6 +98,8 @@ def report_create(
     now = timezone.now()
     try:
         with transaction.atomic():
+            # First: the fair-share check below takes it, after the insert would be too late.
+            fairshare.owner_lock(owner.pk)
             stored = _stored_partials_still_there(stored)
             report = Report.objects.create(
                 owner=owner,

@@ -218,7 +218,17 @@ def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
     # Polling: conditional requests, stopped at the end; the data read once per change at most. The
     # last change is read once more (the read after a change waits out DATA_MIN_INTERVAL_MS).
     data_url = f"/api/reports/{report.pk}/data/"
-    wait(driver).until(lambda d: d.execute_script("return window.__fetches.at(-1).url;") == data_url)
+    # The page settles: its last fetch is a data read and nothing follows it for two poll intervals
+    # (a data read asked for by the last change before the terminal status may come just before the
+    # terminal poll and its own data read; polling on after the end never settles and times out).
+    deadline = time.monotonic() + 60
+    while True:
+        count = driver.execute_script("return window.__fetches.length;")
+        time.sleep(3)
+        last = driver.execute_script("return window.__fetches.at(-1).url;")
+        if driver.execute_script("return window.__fetches.length;") == count and last == data_url:
+            break
+        assert time.monotonic() < deadline, "the page kept fetching after the report was complete"
     fetched = driver.execute_script("return window.__fetches;")
     polls = [f for f in fetched if "detail=tasks" in f["url"]]
     data_reads = [f for f in fetched if f["url"] == data_url]
@@ -228,9 +238,6 @@ def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
         assert after["ifNoneMatch"] == (before["etag"] or before["ifNoneMatch"]), (before, after)
     changes = sum(1 for f in polls if f["status"] == 200)
     assert 1 <= len(data_reads) <= changes, (len(data_reads), changes)
-    # Waiting for nothing to happen: two poll intervals in which no poll may follow the terminal status.
-    time.sleep(3)
-    assert driver.execute_script("return window.__fetches.length;") == len(fetched)
     driver.execute_script("arguments[0].scrollIntoView()", card)
     driver.set_window_size(1280, 1500)
     shot(driver, "report")
