@@ -56,6 +56,8 @@ _REMAINING = (
     F("fast_total") - F("fast_done") - F("fast_failed") + F("slow_total") - F("slow_done") - F("slow_failed")
 )
 IN_FLIGHT_STATES = (TaskState.QUEUED, TaskState.RUNNING, TaskState.RETRYING)
+# The least a section is taken to cost in an ETA.
+MIN_SECTION_MS = 1.0
 
 
 # --- The window ---------------------------------------------------------------------------
@@ -332,7 +334,8 @@ def report_eta_seconds(report: Report, *, durations: dict[str, float], paralleli
         names = [name for name in report.sections if SECTIONS[name].queue == queue]
         if not names or not own[queue]:
             continue
-        mean_ms = sum(durations.get(name, 1000.0) for name in names) / len(names)
+        # A section is never free: one recorded as 0 ms (faster than the clock's step) counts as MIN_SECTION_MS.
+        mean_ms = sum(max(durations.get(name, 1000.0), MIN_SECTION_MS) for name in names) / len(names)
         per_queue.append((own[queue] + ahead[queue]) * mean_ms / 1000 / parallelism)
     # Rounded up: work outstanding is never announced as done in 0 s.
     return math.ceil(max(per_queue)) if per_queue else 0

@@ -1,0 +1,44 @@
+"""reports.fairshare.report_eta_seconds: the work outstanding, the report's own and what runs before it.
+
+Rolled back: nothing is committed or published, the records are only counted.
+"""
+
+import pytest
+
+from reports import fairshare, services
+
+from ..builders import small_league
+
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create(username="eta-service")
+
+
+def test_sections_recorded_as_0_ms_still_leave_an_eta_above_0(owner):
+    # `duration_ms` is whole milliseconds: a profile computed in 0.4 ms is recorded as 0.
+    report, _ = services.report_create(owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"])
+
+    eta = fairshare.report_eta_seconds(report, durations={"profile": 0.0}, parallelism=6)
+
+    assert eta == 1
+
+
+def test_the_eta_counts_the_sections_ahead_and_rounds_up(owner, django_user_model):
+    players = small_league().player_ids
+    other = django_user_model.objects.create(username="eta-other")
+    services.report_create(owner=other, player_ids=players[:4], sections=["profile"])
+    report, _ = services.report_create(owner=owner, player_ids=players[4:5], sections=["profile"])
+
+    # Its own section and one of the other report's (processor sharing: min(4, 1)), 700 ms each, one process.
+    assert fairshare.sections_ahead(report)["fast"] == 1
+    assert fairshare.report_eta_seconds(report, durations={"profile": 700.0}, parallelism=1) == 2
+
+
+def test_an_ended_report_has_an_eta_of_0(owner):
+    report, _ = services.report_create(owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"])
+    report.completed_at = report.created_at
+
+    assert fairshare.report_eta_seconds(report, durations={}, parallelism=6) == 0
