@@ -19,7 +19,9 @@ def owner(django_user_model):
 
 def test_sections_recorded_as_0_ms_still_leave_an_eta_above_0(owner):
     # `duration_ms` is whole milliseconds: a profile computed in 0.4 ms is recorded as 0.
-    report, _ = services.report_create(owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"])
+    report, _ = services.report_create(
+        owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"]
+    )
 
     eta = fairshare.report_eta_seconds(report, durations={"profile": 0.0}, parallelism=6)
 
@@ -38,7 +40,9 @@ def test_the_eta_counts_the_sections_ahead_and_rounds_up(owner, django_user_mode
 
 
 def test_an_ended_report_has_an_eta_of_0(owner):
-    report, _ = services.report_create(owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"])
+    report, _ = services.report_create(
+        owner=owner, player_ids=small_league().player_ids[:1], sections=["profile"]
+    )
     report.completed_at = report.created_at
 
     assert fairshare.report_eta_seconds(report, durations={}, parallelism=6) == 0
