@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import InterfaceError, OperationalError, connections, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connections, transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -213,16 +213,8 @@ def report_task_run(
         # worker of the report updates, written last: its lock is held for the
         # least time.
         with transaction.atomic():
-            # The row may exist already: another report's task of the same
-            # inputs may have stored it since this one's claim.
-            Partial.objects.bulk_create(
-                [Partial(key=task.partial_key, section=section.name, player_id=task.player_id)],
-                ignore_conflicts=True,
-            )
-            stored = Partial.objects.filter(key=task.partial_key)
-            # Written again after it was found gone: reusable from now on.
-            stored.update(writes=F("writes") + 1, size=len(body), files=files, missing_since=None)
-            _finish(task, partial_id=Subquery(stored.values("pk")[:1]), reused=False, started=started)
+            partial_id = _partial_record(task, size=len(body), files=files)
+            _finish(task, partial_id=partial_id, reused=False, started=started)
         return {"partial_key": task.partial_key}
     except SectionError as exc:
         _fail(task, str(exc))
@@ -247,6 +239,31 @@ def report_task_run(
         logger.exception("section %s failed for player %s", task.section, task.player_id)
         _fail(task, f"{type(exc).__name__}: {exc}")
         return None
+
+
+def _partial_record(task: ReportTask, *, size: int, files: list[str]) -> int | Subquery:
+    """Record the partial just written under the task's key; its id, or a subquery that finds it.
+
+    Usually the key is new: one INSERT in a savepoint (0.9 ms less CPU a
+    section than inserting-or-ignoring and then updating, docs/performance.md).
+    The row exists when another report's task of the same inputs stored it
+    since this one's claim, or when it was found gone and is written again:
+    then its write is counted and it is reusable from now on.
+    """
+    try:
+        with transaction.atomic():
+            return Partial.objects.create(
+                key=task.partial_key,
+                section=task.section,
+                player_id=task.player_id,
+                size=size,
+                files=files,
+                writes=1,
+            ).pk
+    except IntegrityError:
+        stored = Partial.objects.filter(key=task.partial_key)
+        stored.update(writes=F("writes") + 1, size=size, files=files, missing_since=None)
+        return Subquery(stored.values("pk")[:1])
 
 
 def _claim_of(task: ReportTask) -> dict:
