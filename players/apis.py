@@ -181,6 +181,12 @@ class TokenObtainApi(ObtainAuthToken):
     # DRF's view turns throttling off; the `anon` rate bounds password guessing per address.
     throttle_classes = [AnonRateThrottle]
 
+    def get_serializer_context(self):
+        # The password check goes through django-axes, which marks a locked-out
+        # request for its middleware to answer 429: it must mark Django's
+        # request, which the middleware holds, not DRF's wrapper of it.
+        return {**super().get_serializer_context(), "request": self.request._request}
+
     @extend_schema(
         tags=["auth"],
         summary="Exchange a username and password for an API token",
@@ -205,7 +211,11 @@ class TokenObtainApi(ObtainAuthToken):
                 description="Missing fields, or a username and password that do not match an active user.",
             ),
             429: OpenApiResponse(
-                ErrorDetailSerializer, description="Too many attempts from this address; see Retry-After."
+                ErrorDetailSerializer,
+                description=(
+                    "Too many attempts from this address, or too many failed ones for this username"
+                    " from it (LOGIN_FAILURE_LIMIT); see Retry-After."
+                ),
             ),
         },
         auth=[],

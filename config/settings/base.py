@@ -5,6 +5,7 @@ Every variable of CONTRACT section 2 is read here, so each settings module
 defaults and harden production.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -24,6 +25,8 @@ SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
+    # Failed sign-ins counted per user and address, locked out after LOGIN_FAILURE_LIMIT (below).
+    "axes",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in's answer into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 # Messages in the session, not a cookie: a new share link's one-time URL is one (web.views.share_create).
@@ -485,6 +490,25 @@ EXPORT_MAX_CLAIMS = env.int("EXPORT_MAX_CLAIMS", default=3)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
+
+# --- Sign-in attempts (django-axes) ----------------------------------------------------
+# Every password check (the sign-in page, the admin's, POST /api/auth/token/)
+# goes through axes first: after LOGIN_FAILURE_LIMIT failures for one username
+# from one address, that pair is refused (429, even with the right password)
+# for LOGIN_COOLOFF_MINUTES; a success clears the count. Per pair, not per
+# address: behind a proxy every client has the proxy's address (set
+# AXES_CLIENT_IP_CALLABLE or django-ipware there, docs/operations.md).
+# Operators see the attempts in admin (Axes) and lift a lockout with
+# `manage.py axes_reset_username <username>`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.lockout.lockout_response"
 # Longest life of a share link, and the default a new one gets.
 WEB_SHARE_MAX_DAYS = env.int("WEB_SHARE_MAX_DAYS", default=30)
 WEB_SHARE_DEFAULT_DAYS = 7
@@ -516,6 +540,8 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # django-axes logs its version at every process start; its failed sign-ins (axes.handlers) stay.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
 
 # --- Wyscout import ------------------------------------------------------------

@@ -66,10 +66,14 @@ def test_token_endpoint_refuses_a_wrong_password(api_client, user):
 
 
 def test_session_login_authenticates_and_unsafe_methods_need_csrf(client, user):
+    from django.test import RequestFactory
     from rest_framework.test import APIClient
 
     session_client = APIClient(enforce_csrf_checks=True)
-    assert session_client.login(username="analyst", password="pw-analyst-123")
+    # The password check needs a request: django-axes counts failures per username and address.
+    assert session_client.login(
+        request=RequestFactory().post("/"), username="analyst", password="pw-analyst-123"
+    )
     assert session_client.get("/api/competitions/").status_code == 200
     # A session without the CSRF token cannot use a write endpoint.
     response = session_client.post("/api/auth/token/", {"username": "analyst", "password": "pw-analyst-123"})
