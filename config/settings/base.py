@@ -540,8 +540,9 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
-    # django-axes logs its version at every process start; its failed sign-ins (axes.handlers) stay.
-    "loggers": {"axes.apps": {"level": "WARNING"}},
+    # django-axes: failed sign-ins and lockouts are warnings and stay; its version at every process
+    # start and four lines for every successful sign-in (info) go.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # --- Wyscout import ------------------------------------------------------------
