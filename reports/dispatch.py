@@ -151,11 +151,13 @@ def report_dispatch(*, report_id) -> int:
 
 
 def _report_dispatch(*, report_id) -> int:
-    rows: list[dict[str, Any]] = [
-        dict(row) for row in _publishable(report_id).values("pk", "player_id", "section", "queue")
-    ]
-    # The rest stay in the database until sections of the report end (reports.fairshare).
-    rows = fairshare.window_select(report_id=report_id, rows=rows)
+    # As many as the report's window has room for; the rest stay in the
+    # database until sections of the report end (reports.fairshare).
+    rows: list[dict[str, Any]] = fairshare.window_select(
+        report_id=report_id,
+        publishable=_publishable(report_id),
+        fields=("pk", "player_id", "section", "queue"),
+    )
     if not rows:
         return 0
     by_player: dict[int, dict[str, dict]] = defaultdict(dict)

@@ -1,0 +1,73 @@
+"""reports.fairshare.window_select: what a report's window lets out, read a window at a time.
+
+Rolled back: nothing is committed or published; records are moved by hand.
+"""
+
+import pytest
+from django.utils import timezone
+
+from reports import dispatch, fairshare, services
+from reports.models import Report, ReportTask
+
+from ..builders import small_league
+
+pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
+
+FIELDS = ("pk", "player_id", "section", "queue")
+
+
+@pytest.fixture
+def owner(django_user_model):
+    return django_user_model.objects.create(username="window-service")
+
+
+def _chosen(report) -> list[tuple[int, str]]:
+    rows = fairshare.window_select(
+        report_id=report.pk, publishable=dispatch._publishable(report.pk), fields=FIELDS
+    )
+    return [(row["player_id"], row["section"]) for row in rows]
+
+
+def test_a_window_reads_the_oldest_records_it_has_room_for(owner, settings):
+    settings.REPORT_WINDOW_SECTIONS = 3
+    players = small_league().player_ids[:4]
+    report, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "match_log"])
+    first = ReportTask.objects.filter(report=report).order_by("pk").first()
+    ReportTask.objects.filter(pk=first.pk).update(dispatched_at=timezone.now())  # one in flight
+
+    chosen = _chosen(report)
+
+    in_order = list(
+        ReportTask.objects.filter(report=report).order_by("pk").values_list("player_id", "section")
+    )
+    assert chosen == in_order[1:3]
+
+
+def test_a_dependent_stays_back_while_its_dependency_waits_for_room(owner, settings):
+    # visuals (slow) is chained behind shot_map (fast): a retried shot_map queued again beside it.
+    settings.REPORT_WINDOW_SECTIONS = 1
+    first, second = small_league().player_ids[:2]
+    report, _ = services.report_create(
+        owner=owner, player_ids=[first, second], sections=["shot_map", "visuals"]
+    )
+    Report.objects.filter(pk=report.pk).update(ready_at=timezone.now())
+    # The second player's shot_map holds the fast window; the first's waits for room.
+    ReportTask.objects.filter(report=report, player_id=second, section="shot_map").update(
+        dispatched_at=timezone.now()
+    )
+
+    # The slow window has room, but the first player's visuals would find its shot_map still queued.
+    assert _chosen(report) == []
+
+    # With room for both, they go out together (the chain: visuals after its shot_map); the second
+    # player's visuals goes too: its shot_map is out already, not held back in the database.
+    settings.REPORT_WINDOW_SECTIONS = 2
+    assert set(_chosen(report)) == {(first, "shot_map"), (first, "visuals"), (second, "visuals")}
+
+
+def test_without_a_window_every_publishable_record_goes(owner, settings):
+    settings.REPORT_WINDOW_SECTIONS = 0
+    players = small_league().player_ids[:3]
+    report, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "match_log"])
+
+    assert len(_chosen(report)) == 6
