@@ -257,6 +257,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # value; Celery's default of 120 left a lost host's sections waiting a minute.
 # Measured across hosts by `make test-cluster` (docs/operations.md).
 CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=30)
+# A worker that loses the broker stops its running sections (Celery 6's
+# default): their messages, never acknowledged, go to another worker anyway,
+# and the records are taken over (at once on this host, whose pids are gone;
+# after the reclaim time from elsewhere). Left running, their time limits
+# fell due while the consumer's loop sat reconnecting, and fired together
+# when it came back: a pool process killed as it wrote its result to the main
+# process left a torn message in the pipe, the main process died on it
+# ("Unrecoverable error: UnicodeDecodeError" in _recv_message), and the host
+# never rejoined (make test-cluster, after a cut longer than the hard limit).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Every task's queue, in one place (CONTRACT section 6: `fast` and `slow`).
 CELERY_TASK_ROUTES = {
     "reports.compute_fast_section": {"queue": "fast"},
