@@ -12,13 +12,13 @@ from django.shortcuts import render
 def lockout_response(request: HttpRequest, original_response, credentials) -> HttpResponse:
     seconds = int(settings.AXES_COOLOFF_TIME.total_seconds())
     minutes = max(1, round(seconds / 60))
+    headers = {"Retry-After": str(seconds)}
     message = (
         f"Too many failed sign-ins for this username from this address: try again in {minutes} minutes,"
         " or ask an administrator to lift the lockout."
     )
     if request.path.startswith("/api/"):
-        response: HttpResponse = JsonResponse({"detail": message}, status=429)
-    else:
-        response = render(request, "web/locked_out.html", {"message": message}, status=429)
-    response["Retry-After"] = str(seconds)
+        return JsonResponse({"detail": message}, status=429, headers=headers)
+    response = render(request, "web/locked_out.html", {"message": message}, status=429)
+    response["Retry-After"] = headers["Retry-After"]
     return response

@@ -154,7 +154,9 @@ def _report_dispatch(*, report_id) -> int:
     # As many as the report's window has room for; the rest stay in the
     # database until sections of the report end (reports.fairshare).
     rows: list[dict[str, Any]] = fairshare.window_select(
-        report_id=report_id, publishable=_publishable(report_id)
+        report_id=report_id,
+        publishable=_publishable(report_id),
+        fields=("pk", "player_id", "section", "queue"),
     )
     if not rows:
         return 0

@@ -79,27 +79,24 @@ def window_room(*, report_id) -> dict[str, int] | None:
     return {queue: max(0, window - in_flight.get(queue, 0)) for queue in (FAST_QUEUE, SLOW_QUEUE)}
 
 
-# What a dispatch reads of each record it publishes.
-WINDOW_FIELDS = ("pk", "player_id", "section", "queue")
-
-
-def window_select(*, report_id, publishable: QuerySet) -> list[dict]:
-    """Of the report's publishable records, those its window has room for now (WINDOW_FIELDS of each).
+def window_select(*, report_id, publishable: QuerySet, fields: tuple[str, ...]) -> list[dict]:
+    """Of the report's publishable records, the `fields` of those its window has room for now.
 
     Oldest records first (players in the order they were asked for), and only
     as many read per queue as there is room for: a refill of a 500-player
     report reads a window's records, not the 2,500 still queued (7.4 ms of
     CPU at its start, every REPORT_WINDOW_REFILL sections, which made the
-    report's dispatch cost grow with the square of its size).
+    report's dispatch cost grow with the square of its size). `fields` must
+    hold pk, player_id, section and queue.
     """
     publishable = publishable.order_by("pk")
     room = window_room(report_id=report_id)
     if room is None:
-        return [dict(row) for row in publishable.values(*WINDOW_FIELDS)]
+        return [dict(row) for row in publishable.values(*fields)]
     chosen: list[dict] = []
     for queue, free in room.items():
         if free:
-            chosen += [dict(row) for row in publishable.filter(queue=queue).values(*WINDOW_FIELDS)[:free]]
+            chosen += [dict(row) for row in publishable.filter(queue=queue).values(*fields)[:free]]
     chosen.sort(key=lambda row: row["pk"])
     return _dependents_with_their_dependency(chosen, publishable)
 

@@ -13,6 +13,8 @@ from ..builders import small_league
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
+FIELDS = ("pk", "player_id", "section", "queue")
+
 
 @pytest.fixture
 def owner(django_user_model):
@@ -20,7 +22,9 @@ def owner(django_user_model):
 
 
 def _chosen(report) -> list[tuple[int, str]]:
-    rows = fairshare.window_select(report_id=report.pk, publishable=dispatch._publishable(report.pk))
+    rows = fairshare.window_select(
+        report_id=report.pk, publishable=dispatch._publishable(report.pk), fields=FIELDS
+    )
     return [(row["player_id"], row["section"]) for row in rows]
 
 
