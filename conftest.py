@@ -6,7 +6,9 @@ REQUIRE_SERVICES=1 (CI), where a missing service fails the test.
 """
 
 import os
+import signal
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,22 @@ def wait_for(condition, *, timeout: float = 60.0, interval: float = 0.1, message
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
         time.sleep(interval)
+
+
+def process_groups_stop(processes) -> None:
+    """Stop processes started with start_new_session=True, each with its whole group (a prefork worker's children).
+
+    SIGTERM to all first, so they shut down together; SIGKILL to any still there after 20 s.
+    """
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
 
 
 def need(reason_ok: bool, reason: str) -> None:

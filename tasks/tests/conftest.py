@@ -1,7 +1,6 @@
 """Helpers for the tests that start real Flower and Celery worker processes."""
 
 import os
-import signal
 import subprocess
 import sys
 import uuid
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 from celery import Celery
 
-from conftest import free_port, wait_for  # noqa: F401  (free_port: imported by the tests)
+from conftest import free_port, process_groups_stop, wait_for  # noqa: F401  (free_port: imported by the tests)
 
 REPO = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).with_name("celery"))
@@ -62,16 +61,7 @@ class Processes:
         return next(log for p, log in self.started if p is process).read_text(errors="replace")
 
     def stop_all(self) -> None:
-        for process, _ in self.started:
-            if process.poll() is None:
-                # The whole session: a prefork worker's children go with it.
-                os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in self.started:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        process_groups_stop([process for process, _ in self.started])
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import DEMO_DATA, REPO, need, port_open
+from conftest import DEMO_DATA, REPO, need, port_open, process_groups_stop, wait_for
 from tests.cluster import netns
 
 PYTHON = sys.executable
@@ -104,26 +104,11 @@ class Host:
             pytest.fail(f"{' '.join(args)} on {self.name} failed; see {log}")
 
     def stop(self) -> None:
-        for process, _ in reversed(self.processes):
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process, _ in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
+        process_groups_stop([process for process, _ in reversed(self.processes)])
 
 
 def _wait(condition, *, timeout: float, what: str, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(condition, timeout=timeout, interval=interval, message=what)
 
 
 def _host_env(base: dict[str, str], *, host: str, database: str, vhost: str, bucket: str, var: Path) -> dict:
