@@ -23,7 +23,7 @@ from django.db import connections  # noqa: E402
 
 from football.importer.rows import EVENT_COLUMNS, event_row  # noqa: E402
 from football.importer.sources import WyscoutSource, open_container  # noqa: E402
-from football.importer.writers import tsv_lines  # noqa: E402
+from football.importer.writers import local_infile_allow, tsv_lines  # noqa: E402
 from football.models import Event  # noqa: E402
 from football.routers import football_db  # noqa: E402
 
@@ -42,6 +42,7 @@ def main(data: Path, tsv: Path) -> None:
     print(f"wrote {rows} rows to {tsv} in {time.monotonic() - started:.1f} s")
 
     connection = connections[football_db()]
+    local_infile_allow(connection)
     table = Event._meta.db_table
     copy = f"{table}_load_baseline"
     columns = ", ".join(EVENT_COLUMNS)

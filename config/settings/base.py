@@ -109,8 +109,11 @@ def _database(url: str) -> dict:
         options.setdefault("charset", "utf8mb4")
         options.setdefault("isolation_level", "read committed")
         options.setdefault("init_command", "SET sql_mode='STRICT_TRANS_TABLES'")
-        # The importer streams event rows with LOAD DATA LOCAL INFILE.
-        options.setdefault("local_infile", 1)
+        # Off, and said so: MariaDB's client library allows LOAD DATA LOCAL INFILE
+        # unless told not to, and with it the server can ask the client for any of
+        # its files. Only the importers allow it, on their own connection
+        # (football.importer.writers.local_infile_allow).
+        options.setdefault("local_infile", 0)
         config.setdefault("CONN_MAX_AGE", 60)
         config.setdefault("CONN_HEALTH_CHECKS", True)
     config.setdefault("TEST", {})

@@ -52,6 +52,10 @@ TEST_MYSQL_URL = env.str("TEST_MYSQL_URL", default="mysql://root@127.0.0.1:3306/
 TEST_DATABASE = env.str("TEST_DATABASE", default="mysql" if TEST_STACK == "production" else "sqlite")
 if TEST_DATABASE == "mysql":
     DATABASES = {"default": _database(TEST_MYSQL_URL)}
+    # The tests import inside each test's transaction, where an importer cannot
+    # open its connection again with LOAD DATA LOCAL INFILE allowed
+    # (football.importer.writers.local_infile_allow): the test process allows it from the start.
+    DATABASES["default"]["OPTIONS"]["local_infile"] = 1
     DATABASES["default"]["TEST"] = {
         "NAME": f"test_football_{_RUN}",
         "CHARSET": "utf8mb4",

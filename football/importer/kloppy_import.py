@@ -38,7 +38,7 @@ from . import kloppy_map
 from .rows import EVENT_COLUMNS
 from .services import _finish, _upsert
 from .sources import SourceError
-from .writers import event_writer_for
+from .writers import event_writer_for, local_infile_allow
 
 PROVIDERS = ("statsbomb", "opta", "wyscout_v3", "wyscout_v2", "sportec")
 PROVIDER_BASE = {
@@ -126,6 +126,7 @@ def kloppy_import(
         raise SourceError(provider, f"unknown provider; one of {', '.join(PROVIDERS)}")
     progress = progress or (lambda stage, done, total: None)
     db = football_db()
+    local_infile_allow(connections[db])
     parsed = []
     progress("reading", 0, len(matches))
     for i, files in enumerate(matches):

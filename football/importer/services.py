@@ -24,7 +24,7 @@ from football.routers import football_db
 
 from . import rows
 from .sources import CompetitionSource, SourceError, WyscoutSource, open_container
-from .writers import event_writer_for
+from .writers import event_writer_for, local_infile_allow
 
 # progress(stage, done, total): stage is "checking" (hash pass) or "importing".
 ProgressCallback = Callable[[str, int, int], None]
@@ -82,6 +82,7 @@ def wyscout_import(
     selection = _select(source, set(competition_ids) if competition_ids else None)
     progress = progress or (lambda stage, done, total: None)
     db = football_db()
+    local_infile_allow(connections[db])
 
     stored = dict(
         Competition.objects.using(db)

@@ -177,6 +177,21 @@ class LoadDataEventWriter(EventWriter):
             os.unlink(path)
 
 
+def local_infile_allow(connection: BaseDatabaseWrapper) -> None:
+    """Open this process's connection again with LOAD DATA LOCAL INFILE allowed; before the import's transaction.
+
+    The settings turn it off, so web and worker connections never honour a
+    server's request for a client file; an importer (a process of its own)
+    asks for it here. A no-op off MySQL and where it is already allowed.
+    """
+    if connection.vendor != "mysql" or connection.settings_dict["OPTIONS"].get("local_infile"):
+        return
+    if connection.in_atomic_block:
+        raise RuntimeError("LOAD DATA LOCAL INFILE must be allowed before the import's transaction opens")
+    connection.close()
+    connection.settings_dict["OPTIONS"] = {**connection.settings_dict["OPTIONS"], "local_infile": 1}
+
+
 def event_writer_for(connection: BaseDatabaseWrapper) -> EventWriter:
     if connection.vendor == "mysql":
         return LoadDataEventWriter(connection)
