@@ -185,31 +185,13 @@ def _status_response(request, report: Report, *, code: int, headers: dict | None
     return Response(status_body(request, report), status=code, headers=headers)
 
 
-class ReportListCreateApi(ListAPIView):
-    serializer_class = ReportListSerializer
-
+# POST: create a report, for `POST /api/reports/` and `POST /create-report` alike. (A comment,
+# not a docstring: drf-spectacular would make a docstring every operation's description.)
+class _ReportCreate:
     def get_throttles(self):
         if self.request.method == "POST":
             return [*super().get_throttles(), ReportCreateThrottle()]
         return super().get_throttles()
-
-    def get_queryset(self):
-        return selectors.reports_visible_to(self.request.user).order_by("-created_at", "-id")
-
-    @extend_schema(
-        tags=["reports"],
-        summary="The caller's reports, newest first",
-        parameters=HEADERS,
-        responses={
-            200: ReportListSerializer(many=True),
-            400: OpenApiResponse(LIST_ERRORS, description="A `page_size` that is not a whole number from 1."),
-            401: ERRORS[401],
-            404: OpenApiResponse(ErrorDetailSerializer, description="`page` is beyond the last page."),
-            429: ERRORS[429],
-        },
-    )
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         tags=["reports"],
@@ -273,10 +255,30 @@ class ReportListCreateApi(ListAPIView):
         return _status_response(request, report, code=status.HTTP_202_ACCEPTED)
 
 
-class CreateReportApi(ReportListCreateApi):
-    """`POST /create-report`, the path the existing frontend calls: the same as POST /api/reports/."""
+class ReportListCreateApi(_ReportCreate, ListAPIView):
+    serializer_class = ReportListSerializer
 
-    http_method_names = ["post", "options"]
+    def get_queryset(self):
+        return selectors.reports_visible_to(self.request.user).order_by("-created_at", "-id")
+
+    @extend_schema(
+        tags=["reports"],
+        summary="The caller's reports, newest first",
+        parameters=HEADERS,
+        responses={
+            200: ReportListSerializer(many=True),
+            400: OpenApiResponse(LIST_ERRORS, description="A `page_size` that is not a whole number from 1."),
+            401: ERRORS[401],
+            404: OpenApiResponse(ErrorDetailSerializer, description="`page` is beyond the last page."),
+            429: ERRORS[429],
+        },
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class CreateReportApi(_ReportCreate, APIView):
+    """`POST /create-report`, the path the existing frontend calls: the same as POST /api/reports/."""
 
 
 class ReportDetailApi(APIView):
