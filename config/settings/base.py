@@ -11,6 +11,8 @@ from pathlib import Path
 import environ
 from botocore.config import Config as BotocoreConfig
 
+from tasks.queues import Queue
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -260,30 +262,23 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # value; Celery's default of 120 left a lost host's sections waiting a minute.
 # Measured across hosts by `make test-cluster` (docs/operations.md).
 CELERY_BROKER_HEARTBEAT = env.int("CELERY_BROKER_HEARTBEAT", default=30)
-# A worker that loses the broker stops its running sections (Celery 6's
-# default): their messages, never acknowledged, go to another worker anyway,
-# and the records are taken over (at once on this host, whose pids are gone;
-# after the reclaim time from elsewhere). Left running, their time limits
-# fell due while the consumer's loop sat reconnecting, and fired together
-# when it came back: a pool process killed as it wrote its result to the main
-# process left a torn message in the pipe, the main process died on it
-# ("Unrecoverable error: UnicodeDecodeError" in _recv_message), and the host
-# never rejoined (make test-cluster, after a cut longer than the hard limit).
+# A worker that loses the broker stops its running sections: their messages,
+# never acknowledged, run elsewhere anyway (why: docs/operations.md, scale-out).
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 # Every task's queue, in one place (CONTRACT section 6: `fast` and `slow`).
 CELERY_TASK_ROUTES = {
-    "reports.compute_fast_section": {"queue": "fast"},
-    "reports.compute_slow_section": {"queue": "slow"},
-    "reports.dispatch_report": {"queue": "fast"},
-    "tasks.daily_*": {"queue": "slow"},
-    "tasks.weekly_*": {"queue": "slow"},
-    "tasks.minutely_*": {"queue": "slow"},
-    "reports.run_outbox": {"queue": "slow"},
-    "tasks.probe_sleep": {"queue": "fast"},
+    "reports.compute_fast_section": {"queue": Queue.FAST.value},
+    "reports.compute_slow_section": {"queue": Queue.SLOW.value},
+    "reports.dispatch_report": {"queue": Queue.FAST.value},
+    "tasks.daily_*": {"queue": Queue.SLOW.value},
+    "tasks.weekly_*": {"queue": Queue.SLOW.value},
+    "tasks.minutely_*": {"queue": Queue.SLOW.value},
+    "reports.run_outbox": {"queue": Queue.SLOW.value},
+    "tasks.probe_sleep": {"queue": Queue.FAST.value},
     # A PDF takes Chromium seconds: never in front of a fast section.
-    "exports.*": {"queue": "slow"},
+    "exports.*": {"queue": Queue.SLOW.value},
 }
-CELERY_TASK_DEFAULT_QUEUE = "fast"
+CELERY_TASK_DEFAULT_QUEUE = Queue.FAST.value
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 if CELERY_BROKER_URL.startswith("filesystem"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
