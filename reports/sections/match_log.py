@@ -217,5 +217,7 @@ SECTION = Section(
     version=3,
     compute=compute,
     uses=("xg",),
-    description="one row per match played: date, opponent, home/away, result, minutes, goals, assists, shots, xG",
+    description=(
+        "one row per match played: date, opponent, home/away, result, minutes, goals, assists, shots, xG, xA"
+    ),
 )

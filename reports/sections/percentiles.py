@@ -242,5 +242,8 @@ SECTION = Section(
     version=2,
     compute=compute,
     uses=("agg",),
-    description="per-90 figures ranked against players of the same role with enough minutes",
+    description=(
+        "per-90 figures, each with its total, minutes and raw per-90 value, ranked against a stated pool "
+        "(competition, season, role, minutes threshold, players); under the threshold, small_sample and no ranks"
+    ),
 )

@@ -148,5 +148,8 @@ SECTION = Section(
     version=2,
     compute=compute,
     uses=("agg",),
-    description="the ten most similar players by standardised per-90 profile, with a cosine similarity",
+    description=(
+        "the ten most similar players by standardised per-90 profile, with a cosine similarity, the three "
+        "figures that make each alike and the one that differs most"
+    ),
 )
