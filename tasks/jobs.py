@@ -94,7 +94,8 @@ SCHEDULED_JOBS: tuple[ScheduledJob, ...] = (
     ),
     ScheduledJob(
         WEEKLY_REFIT_MODELS,
-        "Refit the expected-goals model and the expected-threat grid, then refresh the aggregates.",
+        "Refit the expected-goals model, the expected-threat grid and the possession-value model, then refresh "
+        "the aggregates.",
         minute="0",
         hour="3",
         day_of_week="1",
