@@ -9,11 +9,12 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from reports import dispatch, fairshare, outbox, runner, services
+from reports import dispatch, fairshare, outbox, runner
 from reports.exceptions import ApplicationError
 from reports.models import Outbox, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 
 from ..builders import small_league
+from .helpers import profiles, task_run, tasks_by_player
 
 # Rolled back, so nothing is committed and nothing is published.
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
@@ -23,30 +24,12 @@ GONE_PID = 2**22 + 1
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="cancel-service")
-
-
-def _profiles(owner, player_ids: list[int]) -> Report:
-    report, _ = services.report_create(owner=owner, player_ids=player_ids, sections=["profile"])
-    return report
-
-
-def _by_player(report: Report) -> dict[int, ReportTask]:
-    return {task.player_id: task for task in ReportTask.objects.filter(report=report)}
-
-
-def _run(task: ReportTask) -> None:
-    runner.report_task_run(report_task_id=task.pk)
-
-
-@pytest.fixture
 def report_under_way(owner):
     """Four profiles: one done, one running, one retrying, one still queued."""
     players = small_league().player_ids[:4]
-    report = _profiles(owner, players)
-    tasks = _by_player(report)
-    _run(tasks[players[0]])
+    report = profiles(owner, players)
+    tasks = tasks_by_player(report)
+    task_run(tasks[players[0]])
     ReportTask.objects.filter(pk=tasks[players[1]].pk).update(
         state=TaskState.RUNNING, attempts=1, started_at=timezone.now(), claimed_by=runner.claimant()
     )
@@ -59,11 +42,11 @@ def report_under_way(owner):
 
 def test_queued_and_retrying_sections_are_cancelled_and_a_running_one_is_left_to_finish(report_under_way):
     report, (done, running, retrying, queued) = report_under_way
-    before, revision = _by_player(report), report.revision
+    before, revision = tasks_by_player(report), report.revision
 
     cancelled = fairshare.report_cancel(report=report)
 
-    after = _by_player(report)
+    after = tasks_by_player(report)
     assert after[done].state == TaskState.DONE
     assert (after[running].state, after[running].started_at, after[running].claimed_by) == (
         TaskState.RUNNING,
@@ -86,7 +69,7 @@ def test_queued_and_retrying_sections_are_cancelled_and_a_running_one_is_left_to
 def test_a_cancelled_sections_message_finds_nothing_to_run(report_under_way):
     report, (_, _, _, queued) = report_under_way
     fairshare.report_cancel(report=report)
-    task = _by_player(report)[queued]
+    task = tasks_by_player(report)[queued]
 
     # The message a worker still gets for it.
     assert runner.report_task_run(report_task_id=task.pk) is None
@@ -99,12 +82,12 @@ def test_a_cancelled_sections_message_finds_nothing_to_run(report_under_way):
 def test_a_section_running_at_the_cancel_still_ends_counted_and_the_report_stays_cancelled(report_under_way):
     report, (_, running, _, _) = report_under_way
     cancelled = fairshare.report_cancel(report=report)
-    task = _by_player(report)[running]
+    task = tasks_by_player(report)[running]
     # Run to its end here, as the worker that held it would: its claimant is no process, so this run takes over.
     host = runner.claimant().rpartition(":")[0]
     ReportTask.objects.filter(pk=task.pk).update(claimed_by=f"{host}:{GONE_PID}")
 
-    _run(task)
+    task_run(task)
 
     task.refresh_from_db()
     assert task.state == TaskState.DONE and Partial.objects.filter(key=task.partial_key).exists()
@@ -115,7 +98,7 @@ def test_a_section_running_at_the_cancel_still_ends_counted_and_the_report_stays
 
 def test_only_the_messages_already_in_the_broker_are_revoked(report_under_way, monkeypatch):
     report, (_, running, retrying, _) = report_under_way
-    tasks = _by_player(report)
+    tasks = tasks_by_player(report)
     ReportTask.objects.filter(pk__in=[tasks[running].pk, tasks[retrying].pk]).update(
         dispatched_at=timezone.now()
     )
@@ -132,8 +115,8 @@ def test_only_the_messages_already_in_the_broker_are_revoked(report_under_way, m
 def test_the_owners_waiting_reports_get_a_release_row_that_starts_them(owner, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 2
     players = small_league().player_ids
-    first = _profiles(owner, players[:2])
-    waiting = _profiles(owner, players[2:3])  # 2 + 1 over the limit of 2
+    first = profiles(owner, players[:2])
+    waiting = profiles(owner, players[2:3])  # 2 + 1 over the limit of 2
     assert waiting.status == ReportStatus.WAITING
 
     fairshare.report_cancel(report=first)
@@ -149,11 +132,11 @@ def test_the_owners_waiting_reports_get_a_release_row_that_starts_them(owner, se
 
 def test_an_ended_report_is_refused_with_409_and_left_as_it_was(owner):
     players = small_league().player_ids
-    complete = _profiles(owner, players[:1])
-    _run(ReportTask.objects.get(report=complete))
+    complete = profiles(owner, players[:1])
+    task_run(ReportTask.objects.get(report=complete))
     complete.refresh_from_db()
     assert complete.status == ReportStatus.COMPLETE
-    cancelled = fairshare.report_cancel(report=_profiles(owner, players[1:2]))
+    cancelled = fairshare.report_cancel(report=profiles(owner, players[1:2]))
 
     for ended in (complete, cancelled):
         before = (ended.status, ended.completed_at, ended.revision)
@@ -166,12 +149,12 @@ def test_an_ended_report_is_refused_with_409_and_left_as_it_was(owner):
 
 def test_the_partials_stay_shared_or_not(owner):
     players = small_league().player_ids
-    earlier = _profiles(owner, players[:1])
-    _run(ReportTask.objects.get(report=earlier))
-    report = _profiles(owner, players[:3])  # reuses the earlier report's partial of the first player
-    tasks = _by_player(report)
+    earlier = profiles(owner, players[:1])
+    task_run(ReportTask.objects.get(report=earlier))
+    report = profiles(owner, players[:3])  # reuses the earlier report's partial of the first player
+    tasks = tasks_by_player(report)
     assert tasks[players[0]].reused
-    _run(tasks[players[1]])  # a partial of this report only
+    task_run(tasks[players[1]])  # a partial of this report only
     kept = [tasks[player].partial_key for player in players[:2]]
     Outbox.objects.all().delete()
 

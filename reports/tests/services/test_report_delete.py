@@ -14,11 +14,6 @@ from ..builders import small_league
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="delete-service")
-
-
 def _ran(owner, player_ids: list[int]) -> Report:
     report, _ = services.report_create(owner=owner, player_ids=player_ids, sections=["profile"])
     for task in ReportTask.objects.filter(report=report):

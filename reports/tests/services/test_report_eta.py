@@ -12,11 +12,6 @@ from ..builders import small_league
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="eta-service")
-
-
 def test_sections_recorded_as_0_ms_still_leave_an_eta_above_0(owner):
     # `duration_ms` is whole milliseconds: a profile computed in 0.4 ms is recorded as 0.
     report, _ = services.report_create(

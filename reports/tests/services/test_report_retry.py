@@ -20,11 +20,6 @@ from ..builders import small_league
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="retry-service")
-
-
 def _failing(monkeypatch, *names: str) -> None:
     def boom(context):
         raise ValueError("no data for this player")

@@ -19,11 +19,6 @@ from ..builders import small_league
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="reap-service")
-
-
 def _report(owner, player_ids: list[int], sections=("profile",)) -> Report:
     report, _ = services.report_create(owner=owner, player_ids=player_ids, sections=list(sections))
     return report

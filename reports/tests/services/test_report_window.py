@@ -16,11 +16,6 @@ pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 FIELDS = ("pk", "player_id", "section", "queue")
 
 
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="window-service")
-
-
 def _chosen(report) -> list[tuple[int, str]]:
     rows = fairshare.window_select(
         report_id=report.pk, publishable=dispatch._publishable(report.pk), fields=FIELDS

@@ -24,11 +24,6 @@ pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="purge-service")
-
-
-@pytest.fixture
 def purge(django_capture_on_commit_callbacks):
     """The purge, with the outbox rows it writes run as its commits would run them."""
 

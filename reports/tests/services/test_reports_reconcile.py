@@ -13,12 +13,13 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from reports import fairshare, runner, services
+from reports import fairshare, services
 from reports.keys import merged_key
 from reports.models import Outbox, OutboxKind, Report, ReportStatus, ReportTask, TaskState
 from reports.outbox import outbox_add
 
 from ..builders import small_league
+from .helpers import profiles, task_run, tasks_by_player
 
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
 
@@ -31,11 +32,6 @@ def rows_stay_in_their_grace(settings):
     a test makes a row due by hand.
     """
     settings.REPORT_OUTBOX_GRACE_S = 3600
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="reconcile-service")
 
 
 @pytest.fixture
@@ -54,27 +50,14 @@ def stored_files():
         default_storage.delete(key)
 
 
-def _profiles(owner, player_ids: list[int]) -> Report:
-    report, _ = services.report_create(owner=owner, player_ids=player_ids, sections=["profile"])
-    return report
-
-
-def _by_player(report: Report) -> dict[int, ReportTask]:
-    return {task.player_id: task for task in ReportTask.objects.filter(report=report)}
-
-
-def _run(task: ReportTask) -> None:
-    runner.report_task_run(report_task_id=task.pk)
-
-
 def test_counters_wrong_on_purpose_are_recomputed_from_the_task_states(owner):
     players = small_league().player_ids
-    _run(ReportTask.objects.get(report=_profiles(owner, players[:1])))
-    report = _profiles(owner, players[:3])  # the first player's profile reused, done at creation
-    _run(_by_player(report)[players[1]])  # done; the third still queued
+    task_run(ReportTask.objects.get(report=profiles(owner, players[:1])))
+    report = profiles(owner, players[:3])  # the first player's profile reused, done at creation
+    task_run(tasks_by_player(report)[players[1]])  # done; the third still queued
     Report.objects.filter(pk=report.pk).update(fast_done=0, fast_failed=2, fast_reused=0)
     revision = Report.objects.values_list("revision", flat=True).get(pk=report.pk)
-    right = _profiles(owner, players[3:4])
+    right = profiles(owner, players[3:4])
 
     outcome = services.reports_reconcile()
 
@@ -90,9 +73,9 @@ def test_counters_wrong_on_purpose_are_recomputed_from_the_task_states(owner):
 
 def test_a_report_whose_sections_all_ended_is_closed(owner):
     players = small_league().player_ids
-    report = _profiles(owner, players[:2])
-    tasks = _by_player(report)
-    _run(tasks[players[0]])
+    report = profiles(owner, players[:2])
+    tasks = tasks_by_player(report)
+    task_run(tasks[players[0]])
     # The second ended failed, and its count was lost with the process that failed it.
     ReportTask.objects.filter(pk=tasks[players[1]].pk).update(
         state=TaskState.FAILED, error="no data for this player", finished_at=timezone.now()
@@ -132,9 +115,9 @@ def test_due_outbox_rows_are_run_and_the_others_left(stored_files):
 def test_a_waiting_report_whose_release_row_was_lost_is_released(owner, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 1
     players = small_league().player_ids
-    first = _profiles(owner, players[:1])
-    waiting = _profiles(owner, players[1:2])
-    _run(ReportTask.objects.get(report=first))
+    first = profiles(owner, players[:1])
+    waiting = profiles(owner, players[1:2])
+    task_run(ReportTask.objects.get(report=first))
     Outbox.objects.filter(kind=OutboxKind.RELEASE_WAITING).delete()
 
     assert services.reports_reconcile()["released"] == 1
@@ -146,9 +129,9 @@ def test_a_waiting_report_whose_release_row_was_lost_is_released(owner, settings
 
 def test_a_cancelled_reports_section_whose_worker_died_is_ended_not_run_again(owner, settings):
     players = small_league().player_ids
-    report = _profiles(owner, players[:2])
+    report = profiles(owner, players[:2])
     stale = timezone.now() - timedelta(seconds=settings.REPORT_TASK_RECLAIM_AFTER_S + 1)
-    running = _by_player(report)[players[0]]
+    running = tasks_by_player(report)[players[0]]
     ReportTask.objects.filter(pk=running.pk).update(
         state=TaskState.RUNNING, attempts=1, dispatched_at=stale, started_at=stale
     )

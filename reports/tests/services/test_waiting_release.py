@@ -7,24 +7,14 @@ workers and the API's queue position is in test_fairshare.py.
 
 import pytest
 
-from reports import fairshare, runner, services
+from reports import fairshare, runner
 from reports.models import AnalystQuota, Outbox, OutboxKind, Report, ReportStatus, ReportTask, TaskState
 
 from ..builders import small_league
+from .helpers import profiles
 
 # Rolled back, so nothing is committed and nothing is published.
 pytestmark = [pytest.mark.mysql, pytest.mark.django_db]
-
-
-@pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create(username="waiting-service")
-
-
-def _profiles(owner, player_ids: list[int]) -> Report:
-    """One outstanding section per player."""
-    report, _ = services.report_create(owner=owner, player_ids=player_ids, sections=["profile"])
-    return report
 
 
 def _end_sections(report: Report, count: int) -> None:
@@ -43,9 +33,9 @@ def _publish_rows(report: Report) -> int:
 def test_a_report_over_its_owners_limit_is_created_waiting_with_nothing_to_publish(owner, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 3
     players = small_league().player_ids
-    first = _profiles(owner, players[:2])
+    first = profiles(owner, players[:2])
 
-    second = _profiles(owner, players[2:4])  # 2 outstanding + 2 over the limit of 3
+    second = profiles(owner, players[2:4])  # 2 outstanding + 2 over the limit of 3
 
     assert first.status == ReportStatus.PENDING and _publish_rows(first) == 1
     assert second.status == ReportStatus.WAITING and _publish_rows(second) == 0
@@ -57,9 +47,9 @@ def test_a_report_over_its_owners_limit_is_created_waiting_with_nothing_to_publi
 def test_released_oldest_first_and_a_later_smaller_one_does_not_overtake(owner, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 4
     players = small_league().player_ids
-    first = _profiles(owner, players[:3])
-    second = _profiles(owner, players[3:5])  # 3 + 2 over the limit of 4
-    third = _profiles(owner, players[5:6])  # 3 + 1 would fit, but it waits behind the second
+    first = profiles(owner, players[:3])
+    second = profiles(owner, players[3:5])  # 3 + 2 over the limit of 4
+    third = profiles(owner, players[5:6])  # 3 + 1 would fit, but it waits behind the second
     assert [first.status, second.status, third.status] == [
         ReportStatus.PENDING,
         ReportStatus.WAITING,
@@ -83,9 +73,9 @@ def test_released_oldest_first_and_a_later_smaller_one_does_not_overtake(owner, 
 def test_the_released_report_gets_its_publish_row_and_the_ones_still_waiting_a_new_revision(owner, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 2
     players = small_league().player_ids
-    first = _profiles(owner, players[:2])
-    released = _profiles(owner, players[2:4])
-    still = _profiles(owner, players[4:6])
+    first = profiles(owner, players[:2])
+    released = profiles(owner, players[2:4])
+    still = profiles(owner, players[4:6])
     _end_sections(first, 2)
     released.refresh_from_db()
     still.refresh_from_db()
@@ -107,12 +97,12 @@ def test_a_user_with_nothing_outstanding_always_starts(owner, django_user_model,
     settings.REPORT_USER_MAX_OUTSTANDING = 2
     players = small_league().player_ids
     # Another analyst's sections do not count against this one's limit.
-    _profiles(django_user_model.objects.create(username="waiting-other"), players[:4])
+    profiles(django_user_model.objects.create(username="waiting-other"), players[:4])
 
-    alone = _profiles(owner, players[:3])  # 3 over the limit of 2, but nothing else outstanding
+    alone = profiles(owner, players[:3])  # 3 over the limit of 2, but nothing else outstanding
     assert alone.status == ReportStatus.PENDING
 
-    too_big = _profiles(owner, players[3:8])  # 3 + 5: waits
+    too_big = profiles(owner, players[3:8])  # 3 + 5: waits
     assert too_big.status == ReportStatus.WAITING
     assert fairshare.waiting_release(owner_id=owner.pk) == 0
     _end_sections(alone, 3)
@@ -134,8 +124,8 @@ def test_an_analyst_quota_overrides_the_setting(owner, settings, setting, quota,
     settings.REPORT_USER_MAX_OUTSTANDING = setting
     AnalystQuota.objects.create(user=owner, max_outstanding_sections=quota)
     players = small_league().player_ids
-    _profiles(owner, players[:2])
+    profiles(owner, players[:2])
 
-    second = _profiles(owner, players[2:3])  # 2 + 1 outstanding
+    second = profiles(owner, players[2:3])  # 2 + 1 outstanding
 
     assert second.status == status
