@@ -383,6 +383,20 @@ def report_eta_seconds(report: Report, *, durations: dict[str, float], paralleli
 # --- Cancel -------------------------------------------------------------------------------
 
 
+def cancelled_task_end(*, report_task_id) -> bool:
+    """A running record whose report was cancelled meanwhile ends `cancelled`; True if it did.
+
+    For a section that would otherwise go back to the queue (a retry, or a
+    heal that computes its input again): cancel stopped what had not
+    started, and a section waiting to run again has not.
+    """
+    return bool(
+        ReportTask.objects.filter(
+            pk=report_task_id, state=TaskState.RUNNING, report__status=ReportStatus.CANCELLED
+        ).update(state=TaskState.CANCELLED, finished_at=timezone.now(), error="cancelled")
+    )
+
+
 def report_cancel(*, report: Report) -> Report:
     """End the report `cancelled`: sections not started never run; running ones finish and stay readable.
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from tasks.queues import QUEUES
 
+from . import fairshare
 from .models import OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
 from .outbox import outbox_add
 from .sections import REGISTRY
@@ -194,6 +195,8 @@ def report_upstream_missing(*, report_task_id: int, report_id, key: str) -> None
     """
     partials_mark_missing(keys=[key])
     with transaction.atomic():
+        if fairshare.cancelled_task_end(report_task_id=report_task_id):
+            return
         ReportTask.objects.filter(pk=report_task_id, state=TaskState.RUNNING).update(
             state=TaskState.QUEUED, dispatched_at=None, claimed_by=""
         )

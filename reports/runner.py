@@ -29,7 +29,7 @@ from football.analytics.pinned import pinned_models
 from football.models import FittedModel
 from football.selectors import data_version, fitted_model_versions
 
-from . import healing
+from . import fairshare, healing
 from .keys import partial_file_key
 from .models import Partial, ReportStatus, ReportTask, TaskState
 from .sections import REGISTRY, SECTIONS, SectionContext, SectionError
@@ -388,6 +388,8 @@ def _finish(task: ReportTask, *, partial_id, reused: bool, started: float) -> No
 
 def _mark_retrying(task: ReportTask, exc: BaseException) -> None:
     try:
+        if fairshare.cancelled_task_end(report_task_id=task.pk):
+            return  # its retry finds nothing to claim
         ReportTask.objects.filter(pk=task.pk, state=TaskState.RUNNING).update(
             state=TaskState.RETRYING, error=f"retrying after {type(exc).__name__}: {exc}"[:2000]
         )

@@ -5,13 +5,16 @@ records, the report, the owner's waiting reports and the partials. The API's
 POST /cancel/ with real workers is in test_fairshare.py.
 """
 
+import dataclasses
+
 import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from reports import dispatch, fairshare, outbox, runner
+from reports import dispatch, fairshare, healing, outbox, runner
 from reports.exceptions import ApplicationError
 from reports.models import Outbox, OutboxKind, Partial, Report, ReportStatus, ReportTask, TaskState
+from reports.sections import SECTIONS
 
 from ..builders import small_league
 from .helpers import profiles, task_run, tasks_by_player
@@ -167,3 +170,44 @@ def test_the_partials_stay_shared_or_not(owner):
     assert set(
         ReportTask.objects.filter(report=report, state=TaskState.DONE).values_list("partial_key", flat=True)
     ) == set(kept)
+
+
+def test_a_running_section_that_would_run_again_after_the_cancel_ends_cancelled(owner, monkeypatch):
+    """Its retry (here: its input not ready yet) finds nothing to claim: cancel stops what has not started."""
+    players = small_league().player_ids[:2]
+    report = profiles(owner, players)
+
+    def cancelled_meanwhile(context):
+        fairshare.report_cancel(report=Report.objects.get(pk=report.pk))
+        raise runner.UpstreamPending("shot_map")
+
+    monkeypatch.setitem(
+        SECTIONS, "profile", dataclasses.replace(SECTIONS["profile"], compute=cancelled_meanwhile)
+    )
+    task = tasks_by_player(report)[players[0]]
+    with pytest.raises(runner.TransientError) as retry:
+        task_run(task)
+
+    task.refresh_from_db()
+    assert (task.state, task.error, task.attempts) == (TaskState.CANCELLED, "cancelled", 1)
+    assert runner.report_task_run(report_task_id=task.pk, retry_of=retry.value.claim) is None
+    task.refresh_from_db()
+    assert (task.state, task.attempts) == (TaskState.CANCELLED, 1)
+
+
+def test_a_heal_of_a_cancelled_reports_running_section_ends_it_instead_of_queueing_it(owner):
+    players = small_league().player_ids[:2]
+    report = profiles(owner, players)
+    task = tasks_by_player(report)[players[0]]
+    ReportTask.objects.filter(pk=task.pk).update(
+        state=TaskState.RUNNING, attempts=1, started_at=timezone.now(), claimed_by=runner.claimant()
+    )
+    fairshare.report_cancel(report=report)
+
+    healing.report_upstream_missing(
+        report_task_id=task.pk, report_id=report.pk, key=f"reports/partials/shot_map/v1/{players[0]}.json"
+    )
+
+    task.refresh_from_db()
+    # Not back in the queue of a report that publishes nothing: there it would stay `queued` for good.
+    assert (task.state, task.error) == (TaskState.CANCELLED, "cancelled")
