@@ -153,7 +153,7 @@ def export_make(*, export_id: int) -> None:
     except Exception as exc:
         if is_transient(exc) and export.claims < settings.EXPORT_MAX_CLAIMS:
             connections.close_all()
-            raise TransientError(exc, attempts=export.claims) from exc
+            raise TransientError(exc) from exc
         logger.exception("export %s failed", export_id)
         _fail(export, f"{type(exc).__name__}: {exc}")
         return

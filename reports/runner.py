@@ -101,10 +101,9 @@ class UpstreamPending(Exception):
 class TransientError(Exception):
     """A fault worth retrying (database connection, storage, broker): the task retries with backoff."""
 
-    def __init__(self, cause: BaseException, *, attempts: int, claim: dict | None = None):
+    def __init__(self, cause: BaseException, *, claim: dict | None = None):
         super().__init__(f"{type(cause).__name__}: {cause}")
         self.cause = cause
-        self.attempts = attempts
         # The failed attempt's claim ({"claimed_by", "attempts"}), handed to
         # its retry: if the record could not be marked retrying (the database
         # itself was down), the retry takes it over from `running` at once.
@@ -143,7 +142,7 @@ def report_task_run(
         # restarted, the connection was killed): the claim failed before any
         # attempt was counted, and the task retries like any transient fault.
         connections.close_all()
-        raise TransientError(exc, attempts=0) from exc
+        raise TransientError(exc) from exc
     if claimed is None:
         # A redelivery of a record that ended done (its worker died after the
         # commit, before the chain went on): the chain goes on with its
@@ -222,7 +221,7 @@ def report_task_run(
     except UpstreamPending as exc:
         if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
             _mark_retrying(task, exc)
-            raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
+            raise TransientError(exc, claim=_claim_of(task)) from exc
         _fail(task, str(exc))
         return None
     except UpstreamGone as exc:
@@ -235,7 +234,7 @@ def report_task_run(
             connections.close_all()
             if task.attempts < settings.REPORT_TASK_MAX_ATTEMPTS:
                 _mark_retrying(task, exc)
-                raise TransientError(exc, attempts=task.attempts, claim=_claim_of(task)) from exc
+                raise TransientError(exc, claim=_claim_of(task)) from exc
         logger.exception("section %s failed for player %s", task.section, task.player_id)
         _fail(task, f"{type(exc).__name__}: {exc}")
         return None
