@@ -232,8 +232,8 @@ def waiting_release(*, owner_id) -> int:
 
     Under the owner's row lock, so two releases (or a release and a creation)
     never both count the same room. Each released report gets its publish row
-    in the same transaction; the ones still waiting get a new revision (their
-    position moved).
+    in the same transaction; the ones still waiting get a new revision, released
+    or not (their position, or the work ahead of them, moved).
     """
     released = 0
     with transaction.atomic():
@@ -265,11 +265,13 @@ def waiting_release(*, owner_id) -> int:
                 revision_note_after_commit(report_id)
                 outstanding += remaining
                 released += 1
+        # A release, a cancel or a delete moved their position, and the work ahead of
+        # them moves as sections end: a new revision either way, so pollers see it.
+        still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
+        still.update(**revised())
+        for report_id in still.values_list("pk", flat=True):
+            revision_note_after_commit(report_id)
         if released:
-            still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
-            still.update(**revised())
-            for report_id in still.values_list("pk", flat=True):
-                revision_note_after_commit(report_id)
             logger.info("released %d waiting reports of user %s", released, owner_id)
     return released
 

@@ -93,6 +93,24 @@ def test_the_released_report_gets_its_publish_row_and_the_ones_still_waiting_a_n
     assert _publish_rows(still) == 0
 
 
+def test_a_cancelled_earlier_report_moves_the_later_ones_position_though_nothing_starts(owner, settings):
+    settings.REPORT_USER_MAX_OUTSTANDING = 2
+    players = small_league().player_ids
+    profiles(owner, players[:2])  # outstanding: the limit is full
+    earlier = profiles(owner, players[2:4])
+    later = profiles(owner, players[4:6])
+    assert fairshare.report_queue(later)["position"] == 2
+
+    fairshare.report_cancel(report=earlier)
+    assert fairshare.waiting_release(owner_id=owner.pk) == 0  # the cancel's release row: still no room
+
+    moved = Report.objects.get(pk=later.pk)
+    assert moved.status == ReportStatus.WAITING
+    # A new revision, so a poller holding the old ETag gets the new position, not a 304.
+    assert moved.revision > later.revision
+    assert fairshare.report_queue(moved)["position"] == 1
+
+
 def test_a_user_with_nothing_outstanding_always_starts(owner, django_user_model, settings):
     settings.REPORT_USER_MAX_OUTSTANDING = 2
     players = small_league().player_ids
