@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from botocore.config import Config as BotocoreConfig
+from django.core.exceptions import ImproperlyConfigured
 
 from tasks.queues import Queue
 
@@ -465,6 +466,15 @@ REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=12)
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
 REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=4)
+if REPORT_WINDOW_SECTIONS < 0 or (
+    REPORT_WINDOW_SECTIONS and not 1 <= REPORT_WINDOW_REFILL <= REPORT_WINDOW_SECTIONS
+):
+    # Refills come every REPORT_WINDOW_REFILL ended sections: past the window, none would come.
+    raise ImproperlyConfigured(
+        f"REPORT_WINDOW_REFILL={REPORT_WINDOW_REFILL} with REPORT_WINDOW_SECTIONS={REPORT_WINDOW_SECTIONS}: the "
+        "refill must be from 1 to the window (a window of 0 turns fair share off), or a report stops after its "
+        "first window"
+    )
 # Sections one user's reports may have outstanding (not ended) before a new
 # report of theirs waits in `waiting`; a report of a user with nothing
 # outstanding always starts. Staff raise it per user in the admin (AnalystQuota). 0: no limit.
