@@ -232,8 +232,8 @@ def waiting_release(*, owner_id) -> int:
 
     Under the owner's row lock, so two releases (or a release and a creation)
     never both count the same room. Each released report gets its publish row
-    in the same transaction; the ones still waiting get a new revision, released
-    or not (their position, or the work ahead of them, moved).
+    in the same transaction; the ones still waiting get a new revision (their
+    position moved).
     """
     released = 0
     with transaction.atomic():
@@ -265,15 +265,24 @@ def waiting_release(*, owner_id) -> int:
                 revision_note_after_commit(report_id)
                 outstanding += remaining
                 released += 1
-        # A release, a cancel or a delete moved their position, and the work ahead of
-        # them moves as sections end: a new revision either way, so pollers see it.
-        still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
-        still.update(**revised())
-        for report_id in still.values_list("pk", flat=True):
-            revision_note_after_commit(report_id)
         if released:
+            waiting_positions_moved(owner_id=owner_id)
             logger.info("released %d waiting reports of user %s", released, owner_id)
     return released
+
+
+def waiting_positions_moved(*, owner_id) -> None:
+    """In the current transaction: the owner's waiting reports get a new revision, so pollers see their new place.
+
+    When one before them starts, is cancelled or is deleted. Not on every
+    refill: a poller of a waiting report would get a new body every few
+    sections of the owner's running reports (100 pollers: 304s fell from 95 %
+    to 6 % of the answers, p99 from 105 to 467 ms in `make bench`).
+    """
+    still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
+    still.update(**revised())
+    for report_id in still.values_list("pk", flat=True):
+        revision_note_after_commit(report_id)
 
 
 def waiting_release_all() -> int:
@@ -409,7 +418,12 @@ def report_cancel(*, report: Report) -> Report:
     that has already ended.
     """
     with transaction.atomic():
-        locked = Report.objects.select_for_update().filter(pk=report.pk).values_list("completed_at").first()
+        locked = (
+            Report.objects.select_for_update()
+            .filter(pk=report.pk)
+            .values_list("completed_at", "status")
+            .first()
+        )
         if locked is None or locked[0] is not None:
             raise ApplicationError(
                 "The report has already ended; there is nothing to cancel.", status_code=409
@@ -426,6 +440,8 @@ def report_cancel(*, report: Report) -> Report:
             **revised(status=ReportStatus.CANCELLED, completed_at=timezone.now())
         )
         revision_note_after_commit(report.pk)
+        if locked[1] == ReportStatus.WAITING:
+            waiting_positions_moved(owner_id=report.owner_id)
         waiting_release_later(owner_id=report.owner_id)
     from . import dispatch
 

@@ -392,6 +392,8 @@ def report_delete(*, report: Report) -> None:
         merged += share_keys_of_report(report_id=report.pk)
         report.delete()
         outbox_add(kind=OutboxKind.DELETE_FILES, report_id=report_id, payload={"keys": merged})
+        if report.status == ReportStatus.WAITING:
+            fairshare.waiting_positions_moved(owner_id=report.owner_id)
         # Its outstanding sections no longer count against its owner's limit.
         fairshare.waiting_release_later(owner_id=report.owner_id)
     status_cache.forget(report_id)

@@ -7,7 +7,7 @@ workers and the API's queue position is in test_fairshare.py.
 
 import pytest
 
-from reports import fairshare, runner
+from reports import fairshare, runner, services
 from reports.models import AnalystQuota, Outbox, OutboxKind, Report, ReportStatus, ReportTask, TaskState
 
 from ..builders import small_league
@@ -93,7 +93,10 @@ def test_the_released_report_gets_its_publish_row_and_the_ones_still_waiting_a_n
     assert _publish_rows(still) == 0
 
 
-def test_a_cancelled_earlier_report_moves_the_later_ones_position_though_nothing_starts(owner, settings):
+@pytest.mark.parametrize("end", ["cancel", "delete"])
+def test_an_earlier_report_cancelled_or_deleted_moves_the_later_ones_position_though_nothing_starts(
+    owner, settings, end
+):
     settings.REPORT_USER_MAX_OUTSTANDING = 2
     players = small_league().player_ids
     profiles(owner, players[:2])  # outstanding: the limit is full
@@ -101,14 +104,30 @@ def test_a_cancelled_earlier_report_moves_the_later_ones_position_though_nothing
     later = profiles(owner, players[4:6])
     assert fairshare.report_queue(later)["position"] == 2
 
-    fairshare.report_cancel(report=earlier)
-    assert fairshare.waiting_release(owner_id=owner.pk) == 0  # the cancel's release row: still no room
+    if end == "cancel":
+        fairshare.report_cancel(report=earlier)
+    else:
+        services.report_delete(report=earlier)
 
     moved = Report.objects.get(pk=later.pk)
-    assert moved.status == ReportStatus.WAITING
     # A new revision, so a poller holding the old ETag gets the new position, not a 304.
     assert moved.revision > later.revision
     assert fairshare.report_queue(moved)["position"] == 1
+    assert fairshare.waiting_release(owner_id=owner.pk) == 0  # its release row: still no room
+    assert Report.objects.get(pk=later.pk).status == ReportStatus.WAITING
+
+
+def test_a_release_that_starts_nothing_leaves_the_waiting_reports_revision_alone(owner, settings):
+    """A poller of a waiting report keeps getting 304s while the owner's other reports run."""
+    settings.REPORT_USER_MAX_OUTSTANDING = 2
+    players = small_league().player_ids
+    running = profiles(owner, players[:2])
+    waiting = profiles(owner, players[2:4])
+
+    _end_sections(running, 1)
+    assert fairshare.waiting_release(owner_id=owner.pk) == 0
+
+    assert Report.objects.get(pk=waiting.pk).revision == waiting.revision
 
 
 def test_a_user_with_nothing_outstanding_always_starts(owner, django_user_model, settings):
