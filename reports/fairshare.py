@@ -275,9 +275,8 @@ def waiting_positions_moved(*, owner_id) -> None:
     """In the current transaction: the owner's waiting reports get a new revision, so pollers see their new place.
 
     When one before them starts, is cancelled or is deleted. Not on every
-    refill: a poller of a waiting report would get a new body every few
-    sections of the owner's running reports (100 pollers: 304s fell from 95 %
-    to 6 % of the answers, p99 from 105 to 467 ms in `make bench`).
+    refill: a waiting report's pollers would get a new body every few sections
+    of the owner's running reports (measured: docs/performance.md, 2026-12-07).
     """
     still = Report.objects.filter(owner_id=owner_id, status=ReportStatus.WAITING)
     still.update(**revised())
