@@ -79,7 +79,9 @@ def shot(driver, name: str) -> None:
 class wait:
     """WebDriverWait that, on a timeout, fails with a screenshot, the page's requests and its console."""
 
-    def __init__(self, driver, timeout: float = 30):
+    # 90 s by default: on a slow 2-core machine a page whose merged file is not written yet merges
+    # its 210 partials from moto while the workers run, and one such data read took 28 s in CI.
+    def __init__(self, driver, timeout: float = 90):
         self.driver = driver
         self.inner = WebDriverWait(driver, timeout, poll_frequency=0.2)
 
@@ -119,10 +121,17 @@ def images_loaded(driver, css: str) -> bool:
 def card_pictures_loaded(driver, card: str, count: int = 5) -> bool:
     """The player card's pictures (shot map, heatmap, pizza, pass map, defensive actions) are there and loaded.
 
-    They load lazily, when on screen: the card is scrolled into view first.
+    They load lazily, when near the screen, and how near depends on Chromium's guess of the connection:
+    the first picture not loaded yet is scrolled into view, as a reader scrolling down would.
     """
-    driver.execute_script("const c = document.querySelector(arguments[0]); if (c) c.scrollIntoView();", card)
     css = f"{card} img.picture"
+    driver.execute_script(
+        "const c = document.querySelector(arguments[0]); if (c) c.scrollIntoView();"
+        "const next = [...document.querySelectorAll(arguments[1])].find((i) => !(i.complete && i.naturalWidth > 0));"
+        "if (next) next.scrollIntoView({block: 'center'});",
+        card,
+        css,
+    )
     return images_loaded(driver, css) and len(driver.find_elements(By.CSS_SELECTOR, css)) == count
 
 
