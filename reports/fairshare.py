@@ -15,6 +15,12 @@ alike. A report alone keeps its window full: its pool never waits for work,
 and it pays one publish per REPORT_WINDOW_REFILL sections
 (docs/performance.md).
 
+Shortest work first, bounded: a report with at most REPORT_WINDOW_WHOLE
+sections left on a queue publishes all of them at once. Behind a big report
+it waits for one window, then its sections stand in front of the big one's
+next refills, so a shortlist posted after a 500-player report is ready about
+as fast as alone; the big report is delayed by those few sections only.
+
 Nothing about at-least-once changes: a window's records are published by the
 same dispatch (marked dispatched only once confirmed), the refill is an
 outbox row (a crash after the commit leaves it for the reconciler), and a
@@ -64,7 +70,12 @@ MIN_SECTION_MS = 1.0
 
 
 def window_room(*, report_id) -> dict[str, int] | None:
-    """Per queue, how many more of the report's sections its window takes now; None with no window."""
+    """Per queue, how many more of the report's sections its window takes now; None with no window.
+
+    A report with at most REPORT_WINDOW_WHOLE sections left on a queue has room
+    for all of them: the shortest work goes out whole and ends in one pass
+    instead of taking turns with bigger reports (docs/architecture.md).
+    """
     window = settings.REPORT_WINDOW_SECTIONS
     if not window:
         return None
@@ -76,7 +87,28 @@ def window_room(*, report_id) -> dict[str, int] | None:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    return {queue: max(0, window - in_flight.get(queue, 0)) for queue in (FAST_QUEUE, SLOW_QUEUE)}
+    left = _sections_left(report_id)
+    room = {}
+    for queue in (FAST_QUEUE, SLOW_QUEUE):
+        flying = in_flight.get(queue, 0)
+        whole = 0 < left[queue] <= settings.REPORT_WINDOW_WHOLE
+        room[queue] = max(0, (left[queue] if whole else window) - flying)
+    return room
+
+
+def _sections_left(report_id) -> dict[str, int]:
+    """Per queue, the report's sections not ended yet (in flight or still in the database), from its counters."""
+    row = (
+        Report.objects.filter(pk=report_id)
+        .values("fast_total", "fast_done", "fast_failed", "slow_total", "slow_done", "slow_failed")
+        .first()
+    )
+    if row is None:
+        return {FAST_QUEUE: 0, SLOW_QUEUE: 0}
+    return {
+        FAST_QUEUE: row["fast_total"] - row["fast_done"] - row["fast_failed"],
+        SLOW_QUEUE: row["slow_total"] - row["slow_done"] - row["slow_failed"],
+    }
 
 
 def window_select(*, report_id, publishable: QuerySet, fields: tuple[str, ...]) -> list[dict]:
@@ -322,9 +354,12 @@ def sections_ahead(report: Report) -> dict[str, int]:
 
     Running reports share the workers in turn (the windows), so each other
     running report delays this one by at most as many sections as this one
-    has left: min(theirs, mine) (processor sharing). A waiting report also
-    has ahead of it everything running and the owner's reports that wait
-    before it. Slow sections of a report not ready yet count once it is.
+    has left: min(theirs, mine) (processor sharing). A report that goes out
+    whole (REPORT_WINDOW_WHOLE) takes no turns: each other report delays it
+    by its window at most, or all it has left when that goes out whole too.
+    A waiting report also has ahead of it everything running and the owner's
+    reports that wait before it. Slow sections of a report not ready yet
+    count once it is.
     """
     # Kept on the instance: the status body asks for the queue and for the ETA, one query for both.
     known = getattr(report, "_sections_ahead", None)
@@ -352,9 +387,17 @@ def sections_ahead(report: Report) -> dict[str, int]:
                 ahead[queue] += theirs[queue]
             continue
         for queue in ahead:
-            ahead[queue] += theirs[queue] if waiting else min(theirs[queue], own[queue])
+            ahead[queue] += theirs[queue] if waiting else _delay(theirs=theirs[queue], mine=own[queue])
     report._sections_ahead = (report.revision, ahead)  # type: ignore[attr-defined]
     return ahead
+
+
+def _delay(*, theirs: int, mine: int) -> int:
+    """How many of another running report's `theirs` sections left run before this one's `mine` last."""
+    whole, window = settings.REPORT_WINDOW_WHOLE, settings.REPORT_WINDOW_SECTIONS
+    if window and mine <= whole:
+        return theirs if theirs <= whole else min(theirs, window)
+    return min(theirs, mine)
 
 
 def report_queue(report: Report) -> dict:

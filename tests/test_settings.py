@@ -25,3 +25,13 @@ def test_a_window_refill_outside_the_window_is_refused_at_start_up(window, refil
     assert (answer.returncode != 0) == refused
     named = f"REPORT_WINDOW_REFILL={refill} with REPORT_WINDOW_SECTIONS={window}"
     assert (named in answer.stderr) == refused
+
+
+@pytest.mark.parametrize(("whole", "refused"), [("-1", True), ("0", False)])
+def test_a_negative_whole_report_size_is_refused_at_start_up(whole, refused):
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.local", "REPORT_WINDOW_WHOLE": whole}
+    answer = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (answer.returncode != 0) == refused
+    assert (f"REPORT_WINDOW_WHOLE={whole}" in answer.stderr) == refused

@@ -458,10 +458,11 @@ REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3
 # sections of one report are in the broker or running per queue; the rest stay
 # in the database and are published as sections end, so a report posted later
 # waits behind at most this many sections of each report before it, not behind
-# a 500-player report's 2,500. Above what the pools of one queue run at once
-# (6 per worker host here, with one prefetched each), or a report alone leaves
-# processes idle; 0: no window, every section published at once (first in, first out).
-REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=12)
+# a 500-player report's 2,500. What the pools of one queue hold at once (6
+# processes per worker host here, with one prefetched each) plus one refill, or
+# a report alone leaves processes idle while its refill is published; 0: no
+# window, every section published at once (first in, first out).
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=16)
 # A report's window is topped up every this many ended sections: one publish
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
@@ -474,6 +475,15 @@ if REPORT_WINDOW_SECTIONS < 0 or (
         f"REPORT_WINDOW_REFILL={REPORT_WINDOW_REFILL} with REPORT_WINDOW_SECTIONS={REPORT_WINDOW_SECTIONS}: the "
         "refill must be from 1 to the window (a window of 0 turns fair share off), or a report stops after its "
         "first window"
+    )
+# A report with at most this many sections left on a queue publishes them all
+# at once: a small report (or a big one's last sections) ends in one pass
+# instead of taking turns, and one posted after it waits behind at most this
+# many of its sections. 0: every report takes turns by its window.
+REPORT_WINDOW_WHOLE = env.int("REPORT_WINDOW_WHOLE", default=30)
+if REPORT_WINDOW_WHOLE < 0:
+    raise ImproperlyConfigured(
+        f"REPORT_WINDOW_WHOLE={REPORT_WINDOW_WHOLE}: it counts sections, from 0 (strict turns)"
     )
 # Sections one user's reports may have outstanding (not ended) before a new
 # report of theirs waits in `waiting`; a report of a user with nothing

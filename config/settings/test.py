@@ -71,3 +71,5 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # through them; the test workers run 2 processes per queue.
 REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=6)
 REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=3)
+# Only a report's last two sections on a queue go out whole, so that both paths run.
+REPORT_WINDOW_WHOLE = env.int("REPORT_WINDOW_WHOLE", default=2)

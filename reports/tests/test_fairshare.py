@@ -77,6 +77,32 @@ def test_a_small_report_overtakes_a_big_one(worker_pool, transactional_db, auth_
     assert_each_section_ended_once(small)
 
 
+def test_a_small_report_goes_out_whole_and_ends_before_the_big_ones_next_refills(
+    worker_pool, transactional_db, auth_client, other_user, settings
+):
+    # The creating process decides what a report publishes at creation; the workers' refills keep the
+    # test default (only a report's last two sections go out whole).
+    settings.REPORT_WINDOW_WHOLE = 2 * len(FAST_SECTIONS)
+    big_players, small_players = small_league().player_ids, small_league().player_ids
+    worker_pool.ensure()
+    big = create(auth_client, big_players)["id"]
+    small = create(client_of(other_user), small_players[:2])["id"]
+    window = settings.REPORT_WINDOW_SECTIONS
+    # More sections than a window, but few enough: all of them in the broker at once, behind the big window.
+    assert ReportTask.objects.filter(report_id=small).count() == 2 * len(FAST_SECTIONS) > window
+    assert not ReportTask.objects.filter(report_id=small, dispatched_at__isnull=True).exists()
+
+    worker_pool.ensure("fast")
+    small_report = wait_for(lambda: ended(small), timeout=TIMEOUT_S, message="the small report")
+    # Taking turns, its second half would wait behind the big report's refills (about 2 windows of it
+    # before its end); whole, only the window already queued, and what the other process ran meanwhile.
+    big_before = ReportTask.objects.filter(report_id=big, finished_at__lte=small_report.completed_at).count()
+    assert big_before <= window + 2
+    wait_for(lambda: ended(big), timeout=TIMEOUT_S, message="the big report")
+    assert_each_section_ended_once(big)
+    assert_each_section_ended_once(small)
+
+
 def test_a_report_over_its_owners_limit_waits_then_starts_in_order(
     worker_pool, transactional_db, auth_client, user
 ):

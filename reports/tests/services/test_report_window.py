@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from reports import dispatch, fairshare, services
-from reports.models import Report, ReportTask
+from reports.models import Report, ReportTask, TaskState
 
 from ..builders import small_league
 
@@ -25,6 +25,7 @@ def _chosen(report) -> list[tuple[int, str]]:
 
 def test_a_window_reads_the_oldest_records_it_has_room_for(owner, settings):
     settings.REPORT_WINDOW_SECTIONS = 3
+    settings.REPORT_WINDOW_WHOLE = 0
     players = small_league().player_ids[:4]
     report, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "match_log"])
     first = ReportTask.objects.filter(report=report).order_by("pk").first()
@@ -38,9 +39,30 @@ def test_a_window_reads_the_oldest_records_it_has_room_for(owner, settings):
     assert chosen == in_order[1:3]
 
 
+def test_a_report_with_few_sections_left_goes_out_whole(owner, settings):
+    settings.REPORT_WINDOW_SECTIONS = 3
+    players = small_league().player_ids[:4]
+    report, _ = services.report_create(owner=owner, player_ids=players, sections=["profile", "match_log"])
+
+    settings.REPORT_WINDOW_WHOLE = 7
+    assert len(_chosen(report)) == 3  # 8 left: the window
+
+    settings.REPORT_WINDOW_WHOLE = 8
+    assert len(_chosen(report)) == 8  # all of them at once
+
+    # Once sections end, what is left counts: 2 ended and 3 in flight leave 6, of which 3 may go.
+    settings.REPORT_WINDOW_WHOLE = 6
+    records = list(ReportTask.objects.filter(report=report).order_by("pk").values_list("pk", flat=True))
+    ReportTask.objects.filter(pk__in=records[:2]).update(state=TaskState.DONE, dispatched_at=timezone.now())
+    ReportTask.objects.filter(pk__in=records[2:5]).update(dispatched_at=timezone.now())
+    Report.objects.filter(pk=report.pk).update(fast_done=2)
+    assert len(_chosen(report)) == 3
+
+
 def test_a_dependent_stays_back_while_its_dependency_waits_for_room(owner, settings):
     # visuals (slow) is chained behind shot_map (fast): a retried shot_map queued again beside it.
     settings.REPORT_WINDOW_SECTIONS = 1
+    settings.REPORT_WINDOW_WHOLE = 0
     first, second = small_league().player_ids[:2]
     report, _ = services.report_create(
         owner=owner, player_ids=[first, second], sections=["shot_map", "visuals"]
