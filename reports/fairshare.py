@@ -15,11 +15,12 @@ alike. A report alone keeps its window full: its pool never waits for work,
 and it pays one publish per REPORT_WINDOW_REFILL sections
 (docs/performance.md).
 
-Shortest work first, bounded: a report with at most REPORT_WINDOW_WHOLE
-sections left on a queue publishes all of them at once. Behind a big report
-it waits for one window, then its sections stand in front of the big one's
-next refills, so a shortlist posted after a 500-player report is ready about
-as fast as alone; the big report is delayed by those few sections only.
+Shortest work first, bounded, where an operator chooses it: a report with at
+most REPORT_WINDOW_WHOLE sections left on a queue (0 by default: none)
+publishes all of them at once. Behind a big report it waits for one window,
+then its sections stand in front of the big one's next refills, so a
+shortlist posted after a 500-player report is ready sooner; the big report is
+delayed by it (docs/performance.md).
 
 Nothing about at-least-once changes: a window's records are published by the
 same dispatch (marked dispatched only once confirmed), the refill is an
@@ -395,7 +396,7 @@ def sections_ahead(report: Report) -> dict[str, int]:
 def _delay(*, theirs: int, mine: int) -> int:
     """How many of another running report's `theirs` sections left run before this one's `mine` last."""
     whole, window = settings.REPORT_WINDOW_WHOLE, settings.REPORT_WINDOW_SECTIONS
-    if window and mine <= whole:
+    if window and 0 < mine <= whole:
         return theirs if theirs <= whole else min(theirs, window)
     return min(theirs, mine)
 
