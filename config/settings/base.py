@@ -458,11 +458,11 @@ REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3
 # sections of one report are in the broker or running per queue; the rest stay
 # in the database and are published as sections end, so a report posted later
 # waits behind at most this many sections of each report before it, not behind
-# a 500-player report's 2,500. What the pools of one queue hold at once (6
-# processes per worker host here, with one prefetched each) plus one refill, or
-# a report alone leaves processes idle while its refill is published; 0: no
+# a 500-player report's 2,500. Above what the pools of one queue run at once
+# (6 per worker host here, with one prefetched each), or a report alone leaves
+# processes idle; 16 with REPORT_WINDOW_WHOLE set (docs/operations.md); 0: no
 # window, every section published at once (first in, first out).
-REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=16)
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=12)
 # A report's window is topped up every this many ended sections: one publish
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
