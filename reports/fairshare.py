@@ -88,11 +88,12 @@ def window_room(*, report_id) -> dict[str, int] | None:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    left = _sections_left(report_id)
+    # The counters are read only where whole reports are on (by default they are not).
+    left = _sections_left(report_id) if settings.REPORT_WINDOW_WHOLE else {}
     room = {}
     for queue in (FAST_QUEUE, SLOW_QUEUE):
         flying = in_flight.get(queue, 0)
-        whole = 0 < left[queue] <= settings.REPORT_WINDOW_WHOLE
+        whole = 0 < left.get(queue, 0) <= settings.REPORT_WINDOW_WHOLE
         room[queue] = max(0, (left[queue] if whole else window) - flying)
     return room
 
