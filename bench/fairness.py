@@ -206,7 +206,8 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
         f"fair share: a {SMALL_PLAYERS}-player report alone and {SMALL_DELAY_S:g} s after a"
         f" {BIG_PLAYERS}-player one, in turn, {SMALL_PAIRS} times..."
     )
-    alone, after = [], []
+    alone: list[float] = []
+    after: list[float] = []
     for _ in range(SMALL_PAIRS):
         alone.append(_alone(small_client, name="bench: fair small alone", player_ids=smalls[0]))
         after.append(_small_after_big(big_client, small_client, big=big, small=smalls[0]))
@@ -238,10 +239,10 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
     figures["fair_small_during_big_max_s"] = rounded(max(times[report_id] for report_id in small_ids))
 
     say(f"fair share: the {BIG_PLAYERS}-player report alone again...")
-    before = figures["fair_big_alone_s"]
-    after = _big_alone(big_client, player_ids=big, cpu_roots=cpu_roots)["fair_big_alone_s"]
-    figures["fair_big_alone_runs_s"] = f"{before:.1f}, {after:.1f}"
-    figures["fair_big_alone_s"] = rounded((before + after) / 2)
+    big_before = figures["fair_big_alone_s"]
+    big_after = _big_alone(big_client, player_ids=big, cpu_roots=cpu_roots)["fair_big_alone_s"]
+    figures["fair_big_alone_runs_s"] = f"{big_before:.1f}, {big_after:.1f}"
+    figures["fair_big_alone_s"] = rounded((big_before + big_after) / 2)
     figures["fair_big_slowdown"] = rounded(ratio(times[big_id], figures["fair_big_alone_s"]) or 0)
 
     say(f"fair share: five reports of {', '.join(map(str, JAIN_SIZES))} players at once...")
