@@ -176,7 +176,8 @@ class Workers:
                 self.stop(queue)
 
 
-def _purge_broker() -> None:
+def broker_purge() -> None:
+    """Empty both queues (the filesystem transport's folder, or the RabbitMQ queues)."""
     from celery import current_app
 
     if settings.CELERY_BROKER_URL.startswith("filesystem"):
@@ -201,7 +202,7 @@ def worker_pool(django_db_setup, django_db_blocker, storage_env, require_service
     log_dir = Path(settings.VAR_DIR) / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     with django_db_blocker.unblock():
-        _purge_broker()
+        broker_purge()
     workers = Workers(env, log_dir)
     yield workers
     workers.stop_all()

@@ -17,6 +17,7 @@ urlpatterns = [
     path("reports/<uuid:report_id>/", views.report_page, name="report-page"),
     path("reports/<uuid:report_id>/compare/", views.report_compare, name="report-compare"),
     path("reports/<uuid:report_id>/retry/", views.report_retry, name="report-retry"),
+    path("reports/<uuid:report_id>/cancel/", views.report_cancel, name="report-cancel"),
     path("reports/<uuid:report_id>/share/", views.share_create, name="share-create"),
     path("reports/<uuid:report_id>/share/<int:link_id>/revoke/", views.share_revoke, name="share-revoke"),
     path("reports/<uuid:report_id>/files/<path:key>", views.report_file, name="report-file"),

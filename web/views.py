@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from players import selectors as player_selectors
-from reports import merge
+from reports import fairshare, merge
 from reports import services as report_services
 from reports.apis import status_body
 from reports.exceptions import ApplicationError
@@ -151,7 +151,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
     return render(request, "web/report_new.html", context, status=status)
 
 
-# --- The report page, its pictures, retry and share management ---------------------------
+# --- The report page, its pictures, retry, cancel and share management ---------------------------
 
 
 def _page_context(request: HttpRequest, report: Report, *, link: ShareLink | None, token: str = "") -> dict:
@@ -250,6 +250,23 @@ def report_retry(request: HttpRequest, report_id) -> HttpResponse:
         messages.error(request, error.message)
     else:
         messages.success(request, "The failed sections are queued again.")
+    return redirect("web:report-page", report_id=report.pk)
+
+
+@login_required
+@require_POST
+def report_cancel(request: HttpRequest, report_id) -> HttpResponse:
+    """The API's cancel (reports.fairshare.report_cancel), for whoever may read the report: its owner or staff."""
+    report = _visible_report(request, report_id)
+    try:
+        fairshare.report_cancel(report=report)
+    except ApplicationError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "The report is cancelled: sections not started will not run; what finished stays readable.",
+        )
     return redirect("web:report-page", report_id=report.pk)
 
 

@@ -4,8 +4,10 @@ One report is built and reused across the steps, as an analyst would: sign
 in, find players (accents ignored), add France's World Cup squad, watch the
 grid fill and reach complete, open a picture, compare Griezmann and Mbappé,
 export the PDF (read back with poppler), share the report, open the link signed out, revoke it (404), and check that
-a report named like a script stays text. With UPDATE_SCREENSHOTS=1 the
-screenshots are written (small) into docs/screenshots/ for docs/frontend.md.
+a report named like a script stays text. A second test reads a waiting
+report's place in its owner's queue and cancels reports from their pages.
+With UPDATE_SCREENSHOTS=1 the screenshots are written (small) into
+docs/screenshots/ for docs/frontend.md.
 """
 
 import itertools
@@ -24,10 +26,12 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from football.analytics.refresh import refresh_analytics
-from reports.models import Report, ReportStatus, ReportTask, TaskState
+from reports.models import AnalystQuota, Report, ReportStatus, ReportTask, TaskState
 from reports.sections import REGISTRY
 from reports.services import report_create
+from reports.tests.builders import small_league
 from tests.browser import DOCS_SCREENSHOTS, browser, screenshot  # noqa: F401  (browser: a fixture)
+from tests.pipeline import broker_purge
 
 pytestmark = [
     pytest.mark.mysql,
@@ -344,3 +348,77 @@ def test_an_analyst_builds_watches_compares_and_shares_a_squad_report(
     driver.get(f"{url}/")
     assert XSS_NAME in driver.find_element(By.CSS_SELECTOR, "table.list").text and no_alert(driver)
     shot(driver, "reports")
+
+
+def cancel_from_the_page(driver, *, confirm: bool) -> None:
+    """Press the page's cancel button and answer its confirmation."""
+    driver.execute_script("arguments[0].click()", driver.find_element(By.ID, "cancel-button"))
+    alert = wait(driver, 10).until(EC.alert_is_present())
+    assert "Cancel this report?" in alert.text
+    if confirm:
+        alert.accept()
+    else:
+        alert.dismiss()
+
+
+def test_an_analyst_sees_where_a_waiting_report_stands_and_cancels_reports_from_their_pages(
+    live_server,
+    worker_pool,
+    browser,  # noqa: F811  (the fixture imported above)
+    django_user_model,
+):
+    players = small_league().player_ids
+    user = django_user_model.objects.create_user(username="analyst", password=PASSWORD)
+    # Staff gave this analyst a limit of 4 outstanding sections (the admin's AnalystQuota).
+    AnalystQuota.objects.create(user=user, max_outstanding_sections=4)
+    worker_pool.ensure()  # nothing served: the first report stays outstanding while the page is read
+    first, _ = report_create(owner=user, player_ids=players[:4], name="Four forwards", sections=["profile"])
+    second, _ = report_create(owner=user, player_ids=players[4:6], name="Two more", sections=["profile"])
+    assert first.status == ReportStatus.PENDING and second.status == ReportStatus.WAITING
+    driver, url = browser, live_server.url
+    driver.set_window_size(1280, 900)
+    sign_in(driver, url)
+
+    # The waiting report says why it waits, its place, and the work ahead of it.
+    driver.get(f"{url}/reports/{second.pk}/")
+    wait(driver).until(lambda d: d.find_element(By.ID, "queue-text").get_attribute("textContent"))
+    assert driver.find_element(By.ID, "status-pill").get_attribute("textContent") == "waiting"
+    assert driver.find_element(By.ID, "queue-text").get_attribute("textContent") == (
+        "Waiting for room under your limit of outstanding sections: next of your reports to start"
+        " · 4 sections of other reports ahead"
+    )
+    shot(driver, "waiting")
+    # Cancel asks first; answered no, nothing changes.
+    cancel_from_the_page(driver, confirm=False)
+    assert Report.objects.get(pk=second.pk).status == ReportStatus.WAITING
+    cancel_from_the_page(driver, confirm=True)
+    wait(driver).until(
+        EC.text_to_be_present_in_element((By.CSS_SELECTOR, ".messages"), "The report is cancelled")
+    )
+    wait(driver).until(
+        lambda d: (
+            d.find_element(By.ID, "data-note").get_attribute("textContent")
+            == "The report was cancelled: 2 sections never ran. What had finished is shown."
+        )
+    )
+    assert driver.find_element(By.ID, "status-pill").get_attribute("textContent") == "cancelled"
+    assert not driver.find_element(By.ID, "cancel-form").is_displayed()
+    assert not driver.find_element(By.ID, "queue-text").get_attribute("textContent")
+    assert set(ReportTask.objects.filter(report=second).values_list("state", flat=True)) == {
+        TaskState.CANCELLED
+    }
+
+    # The first report, queued in the broker with no worker to run it, is cancelled from its page too.
+    driver.get(f"{url}/reports/{first.pk}/")
+    wait(driver).until(lambda d: d.find_element(By.ID, "cancel-form").is_displayed())
+    cancel_from_the_page(driver, confirm=True)
+    wait(driver).until(
+        lambda d: d.find_element(By.ID, "status-pill").get_attribute("textContent") == "cancelled"
+    )
+    first.refresh_from_db()
+    assert first.status == ReportStatus.CANCELLED and first.completed_at is not None
+    assert set(ReportTask.objects.filter(report=first).values_list("state", "attempts")) == {
+        (TaskState.CANCELLED, 0)
+    }
+    # Its messages, revoked while no worker listened, are not left for the next test's workers.
+    broker_purge()

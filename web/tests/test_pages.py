@@ -53,6 +53,7 @@ def pages_of(report, key="reports/partials/x/v1/1/y/shot_map.png") -> list[tuple
         ("get", f"{base}players/{pid}/pizza.png"),
         ("post", f"{base}retry/"),
         ("post", f"{base}share/"),
+        ("post", f"{base}cancel/"),
     ]
 
 
@@ -103,6 +104,7 @@ def test_every_form_needs_its_csrf_token(user):
         ("/reports/new/", {"players": [str(report.player_ids[0])]}),
         (f"/reports/{report.pk}/retry/", {}),
         (f"/reports/{report.pk}/share/", {"days": "3"}),
+        (f"/reports/{report.pk}/cancel/", {}),
         ("/accounts/logout/", {}),
     ]:
         assert client.post(url, body).status_code == 403, url
@@ -443,6 +445,24 @@ def test_retry_page_action_requeues_the_failed_sections(
     report.refresh_from_db()
     assert report.status == "running" and report.generation == 2
     assert ReportTask.objects.get(report=report, section="percentiles").state == "queued"
+
+
+def test_cancel_page_action_ends_the_report_and_a_second_cancel_says_why_not(owner_client, user):
+    report = report_make(owner=user, players=1, finished=False)
+    page = owner_client.get(f"/reports/{report.pk}/").content.decode()
+    assert re.search(r'<form[^>]*id="cancel-form"(?![^>]*hidden)', page), "a running report offers cancel"
+    response = owner_client.post(f"/reports/{report.pk}/cancel/", follow=True)
+    assert "The report is cancelled" in response.content.decode()
+    report.refresh_from_db()
+    assert report.status == ReportStatus.CANCELLED and report.completed_at is not None
+    assert set(ReportTask.objects.filter(report=report).values_list("state", flat=True)) == {
+        TaskState.CANCELLED
+    }
+    # An ended report: the form is hidden, and a second cancel changes nothing and says why.
+    assert re.search(r'<form[^>]*id="cancel-form"[^>]*hidden', response.content.decode())
+    again = owner_client.post(f"/reports/{report.pk}/cancel/", follow=True)
+    assert "already ended" in again.content.decode()
+    assert Report.objects.get(pk=report.pk).revision == report.revision
 
 
 def test_report_page_first_view_is_cheap_for_25_players(owner_client, user, django_assert_max_num_queries):

@@ -99,8 +99,24 @@
       (fast.failed + slow.failed ? ` · ${fast.failed + slow.failed} failed` : "") +
       (fast.reused + slow.reused ? ` · ${fast.reused + slow.reused} reused` : "");
     $("eta-text").textContent = TERMINAL.has(status.status) ? "" : describeEta(status.eta_seconds);
+    $("queue-text").textContent = TERMINAL.has(status.status) ? "" : describeQueue(status);
     const retry = $("retry-form");
     if (retry) retry.hidden = fast.failed + slow.failed === 0 || !TERMINAL.has(status.status);
+    const cancel = $("cancel-form");
+    if (cancel) cancel.hidden = TERMINAL.has(status.status);
+  }
+
+  // Where the report stands among the others (the status body's queue, docs/api.md).
+  function describeQueue(status) {
+    const queue = status.queue;
+    if (!queue) return "";
+    const n = queue.sections_ahead;
+    const ahead = n ? `${n} section${n === 1 ? "" : "s"} of other reports ahead` : "";
+    if (status.status === "waiting") {
+      const place = queue.position === 1 ? "next of your reports to start" : `number ${queue.position} of your reports waiting`;
+      return `Waiting for room under your limit of outstanding sections: ${place}` + (ahead ? ` · ${ahead}` : "");
+    }
+    return ahead;
   }
 
   // --- Polling -----------------------------------------------------------------------------
@@ -132,8 +148,8 @@
       const status = await response.json();
       updateStatus(status);
       updateGrid(status.tasks || []);
-      // The data can be read once the report is ready (every fast section ended).
-      if (status.ready_at && changeKey(status) !== dataKey) {
+      // The data can be read once the report is ready (every fast section ended), or cancelled.
+      if ((status.ready_at || status.status === "cancelled") && changeKey(status) !== dataKey) {
         dataKey = changeKey(status);
         requestData();
       }
@@ -248,6 +264,7 @@
     if (s.visuals) return image(imageUrls(s)[name], alt);
     if (!reportSections.has("visuals")) return null;
     if (player.failed.visuals) return el("p", { class: "muted small" }, "The pictures failed (see Pictures).");
+    if (player.cancelled.visuals) return el("p", { class: "muted small" }, "Not drawn: the report was cancelled.");
     return el("p", { class: "muted small waiting" }, "The picture is being drawn…");
   }
 
@@ -341,7 +358,12 @@
   }
 
   function renderData(doc) {
-    $("data-note").textContent = doc.complete ? "" : "Slow sections are still being computed; they appear here as they end.";
+    const cancelled = doc.cancelled || [];
+    $("data-note").textContent = doc.complete ? ""
+      : cancelled.length ? `The report was cancelled: ${cancelled.length} section${cancelled.length > 1 ? "s" : ""} never ran. What had finished is shown.`
+      : "Slow sections are still being computed; they appear here as they end.";
+    const cancelledBy = {};
+    for (const c of cancelled) (cancelledBy[c.player] = cancelledBy[c.player] || {})[c.section] = true;
     const failedBy = {};
     for (const f of doc.failed || []) (failedBy[f.player] = failedBy[f.player] || {})[f.section] = f.error;
     const pendingBy = {};
@@ -365,7 +387,7 @@
 
     for (const meta of config.players) {
       const sections = doc.players[String(meta.id)] || {};
-      const player = { ...meta, name: (sections.profile && sections.profile.name) || meta.name, failed: failedBy[meta.id] || {}, pending: pendingBy[meta.id] || {} };
+      const player = { ...meta, name: (sections.profile && sections.profile.name) || meta.name, failed: failedBy[meta.id] || {}, pending: pendingBy[meta.id] || {}, cancelled: cancelledBy[meta.id] || {} };
       playerCard(player);
       renderProfile(player, sections);
       const panels = $(`panels-${meta.id}`);
@@ -376,7 +398,7 @@
         const signature = JSON.stringify(names.map((n) => {
           const value = sections[n];
           if (value) return n === "visuals" ? value.images : value;
-          return player.failed[n] !== undefined ? `failed:${player.failed[n]}` : player.pending[n] ? "pending" : "absent";
+          return player.failed[n] !== undefined ? `failed:${player.failed[n]}` : player.pending[n] ? "pending" : player.cancelled[n] ? "cancelled" : "absent";
         }));
         const id = `${meta.id}-${panel.id}`;
         if (rendered.get(id) === signature) continue;
@@ -384,6 +406,7 @@
         let body;
         const missing = panel.needs.find((n) => !sections[n]);
         if (missing && player.failed[missing] !== undefined) body = failedBlock(player.failed[missing]);
+        else if (missing && player.cancelled[missing]) body = el("p", { class: "muted" }, "Not computed: the report was cancelled.");
         else if (missing) body = el("p", { class: "muted waiting" }, "Being computed…");
         else body = panel.render(sections, player);
         const node = el("div", { class: `panel${panel.wide ? " wide" : ""}`, id: `panel-${id}`, "data-panel": panel.id }, el("h3", {}, panel.title), body);
@@ -402,6 +425,13 @@
     $("compare-button").disabled = ids.length < 2 || ids.length > 4;
     $("compare-hint").textContent = ids.length ? `${ids.length} selected (2 to 4).` : "Tick 2 to 4 players below.";
   });
+
+  const cancelForm = $("cancel-form");
+  if (cancelForm) {
+    cancelForm.addEventListener("submit", (event) => {
+      if (!window.confirm("Cancel this report? Sections not started will not run; what finished stays readable.")) event.preventDefault();
+    });
+  }
 
   if (config.shared) {
     loadData();
