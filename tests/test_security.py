@@ -48,6 +48,7 @@ SESSION_PAGE_URL_NAMES = {
     "web:report-page",
     "web:report-compare",
     "web:report-retry",
+    "web:report-cancel",
     "web:share-create",
     "web:share-revoke",
     "web:report-file",

@@ -38,6 +38,7 @@ from django.utils import timezone
 from config.celery_app import app as celery_app
 from reports.models import Partial, Report, ReportStatus, ReportTask, TaskState
 from reports.services import report_tasks_reap
+from tests.pipeline import broker_purge
 
 from .builders import small_league
 from .conftest import PRODUCTION, wait_for
@@ -252,6 +253,9 @@ def stack(worker_pool, servers, settings, report_storage, request):
     settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": env["REDIS_URL"]}}
     stack = Stack(env, base, servers, bucket)
     with publishing_to(servers.rabbitmq.url):
+        # The fault tests share this broker: what an earlier test left in a queue
+        # would run on this test's one-process workers before its own messages.
+        broker_purge()
         yield stack
         stack.stop_all()
 
