@@ -9,6 +9,17 @@ together never share a player. Times are the database's (`ready_at -
 created_at`, written by the workers and the web process), not when the bench
 looks.
 
+Each measure starts with both pools idle: after deleting its reports the bench
+waits until no worker runs or holds a message (`measures.workers_idle_wait`).
+A report that completes has its merged file written on the slow pool (a
+`write_merged` outbox row, sent at completion), and for 500 players that
+merge reads 2,500 partials: about 50 s of CPU, which ran on into the next
+measure and took a quarter of the 2-core host from it (measured on
+2026-12-07: 54 s of the slow pool's CPU inside a run that asked for fast
+sections only). Which measure it fell into changed with the timing of the
+deletion, and so did the figures: the big report's slowdown read 0.78 to
+1.77 on the same code.
+
 - `fair_big_alone_s`: a 500-player report alone, time to ready (the "no slower
   than today" check compares it with the figure measured before the change),
   and `fair_big_alone_cpu_s` the CPU the web and worker processes used for it,
@@ -47,7 +58,7 @@ from reports.models import Report, ReportTask
 
 from . import cpu
 from .http import ApiClient
-from .measures import FAST_SECTIONS, WATCH_INTERVAL_S, broker_purge, most_played, say
+from .measures import FAST_SECTIONS, WATCH_INTERVAL_S, most_played, say, workers_idle_wait
 from .results import ratio, rounded
 
 BIG_PLAYERS = 500
@@ -93,37 +104,47 @@ def _ready(report_ids: list[str]) -> dict[str, float]:
         time.sleep(WATCH_INTERVAL_S)
 
 
-def _delete(client: ApiClient, report_ids: list[str]) -> None:
+def _delete(client: ApiClient, report_ids: list[str], *, workers: dict[str, str]) -> None:
+    """Delete the reports, then wait until both pools are idle, so the next measure starts on a quiet host.
+
+    Deliveries already prefetched end quietly (their records are gone), and a
+    merge sent at a report's completion runs on to its end.
+    """
     for report_id in report_ids:
         answer, _ = client.request("DELETE", f"/api/reports/{report_id}/")
         if answer.status_code != 204:
             raise RuntimeError(f"DELETE answered {answer.status_code}")
-    broker_purge()
-    # Deliveries already prefetched end quietly (their records are gone); let them drain.
-    time.sleep(2)
+    workers_idle_wait(workers)
 
 
-def _alone(client: ApiClient, *, name: str, player_ids: list[int]) -> float:
+def _alone(client: ApiClient, *, name: str, player_ids: list[int], workers: dict[str, str]) -> float:
     report_id = _create(client, name=name, player_ids=player_ids)
     seconds = _ready([report_id])[report_id]
-    _delete(client, [report_id])
+    _delete(client, [report_id], workers=workers)
     return seconds
 
 
 def _small_after_big(
-    big_client: ApiClient, small_client: ApiClient, *, big: list[int], small: list[int]
+    big_client: ApiClient,
+    small_client: ApiClient,
+    *,
+    big: list[int],
+    small: list[int],
+    workers: dict[str, str],
 ) -> float:
     """The small report posted SMALL_DELAY_S after the big one: its time to ready; both are deleted after."""
     big_id = _create(big_client, name="bench: fair big, small after", player_ids=big)
     time.sleep(SMALL_DELAY_S)
     small_id = _create(small_client, name="bench: fair small after big", player_ids=small)
     seconds = _ready([small_id])[small_id]
-    _delete(big_client, [big_id])
-    _delete(small_client, [small_id])
+    _delete(big_client, [big_id], workers=workers)
+    _delete(small_client, [small_id], workers=workers)
     return seconds
 
 
-def _big_alone(client: ApiClient, *, player_ids: list[int], cpu_roots: dict[str, int]) -> dict:
+def _big_alone(
+    client: ApiClient, *, player_ids: list[int], cpu_roots: dict[str, int], workers: dict[str, str]
+) -> dict:
     """The 500-player report alone: time to ready, and the CPU its pipeline used (the web and worker processes).
 
     The CPU is what a window could add (a publish per few sections) and,
@@ -133,7 +154,7 @@ def _big_alone(client: ApiClient, *, player_ids: list[int], cpu_roots: dict[str,
     report_id = _create(client, name="bench: fair big alone", player_ids=player_ids)
     seconds = _ready([report_id])[report_id]
     used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots))
-    _delete(client, [report_id])
+    _delete(client, [report_id], workers=workers)
     pipeline = sum(used.get(role, 0.0) for role in cpu_roots)
     return {
         "fair_big_alone_s": rounded(seconds),
@@ -154,7 +175,7 @@ def analyst(base_url: str, username: str) -> ApiClient:
     return ApiClient(base_url, token.key)
 
 
-def _jain(clients: list[ApiClient], groups: list[list[int]]) -> dict:
+def _jain(clients: list[ApiClient], groups: list[list[int]], *, workers: dict[str, str]) -> dict:
     report_ids = [
         _create(client, name=f"bench: fair {len(players)} players", player_ids=players)
         for client, players in zip(clients, groups, strict=True)
@@ -184,7 +205,7 @@ def _jain(clients: list[ApiClient], groups: list[list[int]]) -> dict:
     )
     rates = [ended.get(row["pk"], 0) / seconds if seconds > 0 else 0.0 for row in rows.values()]
     for client, report_id in zip(clients, report_ids, strict=True):
-        _delete(client, [report_id])
+        _delete(client, [report_id], workers=workers)
     return {
         "fair_jain_index": rounded(jain_index(rates)),
         "fair_jain_window_s": rounded(seconds),
@@ -192,7 +213,7 @@ def _jain(clients: list[ApiClient], groups: list[list[int]]) -> dict:
     }
 
 
-def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
+def fair_share(base_url: str, *, cpu_roots: dict[str, int], workers: dict[str, str]) -> dict:
     """The issue's three ratios, and the times they are made of; every report size is another analyst's."""
     big_client, small_client = analyst(base_url, "bench-fair-big"), analyst(base_url, "bench-fair-small")
     players = most_played(BIG_PLAYERS + SMALL_PLAYERS * SMALL_ARRIVALS + sum(JAIN_SIZES[1:]))
@@ -201,7 +222,7 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
     figures: dict = {}
 
     say(f"fair share: a {BIG_PLAYERS}-player report alone...")
-    figures.update(_big_alone(big_client, player_ids=big, cpu_roots=cpu_roots))
+    figures.update(_big_alone(big_client, player_ids=big, cpu_roots=cpu_roots, workers=workers))
     say(
         f"fair share: a {SMALL_PLAYERS}-player report alone and {SMALL_DELAY_S:g} s after a"
         f" {BIG_PLAYERS}-player one, in turn, {SMALL_PAIRS} times..."
@@ -209,9 +230,11 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
     alone: list[float] = []
     after: list[float] = []
     for _ in range(SMALL_PAIRS):
-        alone.append(_alone(small_client, name="bench: fair small alone", player_ids=smalls[0]))
-        after.append(_small_after_big(big_client, small_client, big=big, small=smalls[0]))
-    alone.append(_alone(small_client, name="bench: fair small alone", player_ids=smalls[0]))
+        alone.append(
+            _alone(small_client, name="bench: fair small alone", player_ids=smalls[0], workers=workers)
+        )
+        after.append(_small_after_big(big_client, small_client, big=big, small=smalls[0], workers=workers))
+    alone.append(_alone(small_client, name="bench: fair small alone", player_ids=smalls[0], workers=workers))
     figures["fair_small_alone_s"] = rounded(statistics.median(alone))
     figures["fair_small_after_big_s"] = rounded(statistics.median(after))
     figures["fair_small_alone_runs_s"] = ", ".join(f"{seconds:.2f}" for seconds in alone)
@@ -233,14 +256,16 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
         time.sleep(spacing)
         small_ids.append(_create(small_client, name=f"bench: fair small {index}", player_ids=group))
     times = _ready([big_id, *small_ids])
-    _delete(big_client, [big_id])
-    _delete(small_client, small_ids)
+    _delete(big_client, [big_id], workers=workers)
+    _delete(small_client, small_ids, workers=workers)
     figures["fair_big_with_smalls_s"] = rounded(times[big_id])
     figures["fair_small_during_big_max_s"] = rounded(max(times[report_id] for report_id in small_ids))
 
     say(f"fair share: the {BIG_PLAYERS}-player report alone again...")
     big_before = figures["fair_big_alone_s"]
-    big_after = _big_alone(big_client, player_ids=big, cpu_roots=cpu_roots)["fair_big_alone_s"]
+    big_after = _big_alone(big_client, player_ids=big, cpu_roots=cpu_roots, workers=workers)[
+        "fair_big_alone_s"
+    ]
     figures["fair_big_alone_runs_s"] = f"{big_before:.1f}, {big_after:.1f}"
     figures["fair_big_alone_s"] = rounded((big_before + big_after) / 2)
     figures["fair_big_slowdown"] = rounded(ratio(times[big_id], figures["fair_big_alone_s"]) or 0)
@@ -251,5 +276,5 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int]) -> dict:
         groups.append(players[offset : offset + size])
         offset += size
     clients = [analyst(base_url, f"bench-fair-{size}") for size in JAIN_SIZES]
-    figures.update(_jain(clients, groups))
+    figures.update(_jain(clients, groups, workers=workers))
     return figures

@@ -185,6 +185,23 @@ def consumers_paused(workers: dict[str, str]):
         each("add_consumer")
 
 
+def workers_idle_wait(workers: dict[str, str]) -> None:
+    """Purge the queues until no worker runs or holds a message (nothing new may be published meanwhile)."""
+    from celery import current_app
+
+    nodes = set(workers.values())
+    deadline = time.monotonic() + REPORT_DEADLINE_S
+    while True:
+        broker_purge()
+        inspect = current_app.control.inspect(destination=sorted(nodes), timeout=10)
+        active, reserved = inspect.active() or {}, inspect.reserved() or {}
+        if set(active) == nodes == set(reserved) and not any(active.values()) and not any(reserved.values()):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
+        time.sleep(1)
+
+
 def reports_clear(workers: dict[str, str]) -> None:
     """Every report deleted with its partials, once the workers are idle: the runs after it start cold.
 
@@ -192,21 +209,7 @@ def reports_clear(workers: dict[str, str]) -> None:
     and finds no record to finish; those partials, with no report, are
     deleted as orphans.
     """
-    from celery import current_app
-
-    nodes = set(workers.values())
-    deadline = time.monotonic() + REPORT_DEADLINE_S
-    while True:
-        # Nothing new is published once the reports are gone: purge what
-        # waits, until no worker runs or holds a message.
-        broker_purge()
-        inspect = current_app.control.inspect(destination=sorted(nodes), timeout=10)
-        active, reserved = inspect.active() or {}, inspect.reserved() or {}
-        if set(active) == nodes == set(reserved) and not any(active.values()) and not any(reserved.values()):
-            break
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the workers are still busy after {REPORT_DEADLINE_S} s: {active}")
-        time.sleep(1)
+    workers_idle_wait(workers)
     for report in Report.objects.all():
         services.report_delete(report=report)
     services.partials_delete_orphans()

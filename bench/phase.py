@@ -317,7 +317,9 @@ def _measure(
         measures.reports_clear(workers)
         figures.update(
             fair_share(
-                base_url, cpu_roots={role: cpu_roots[role] for role in ("fast_pool", "slow_pool", "web")}
+                base_url,
+                cpu_roots={role: cpu_roots[role] for role in ("fast_pool", "slow_pool", "web")},
+                workers=workers,
             )
         )
     figures.update(measures.derived(figures))
