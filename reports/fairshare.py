@@ -15,12 +15,12 @@ alike. A report alone keeps its window full: its pool never waits for work,
 and it pays one publish per REPORT_WINDOW_REFILL sections
 (docs/performance.md).
 
-Shortest work first, bounded, where an operator chooses it: a report with at
-most REPORT_WINDOW_WHOLE sections left on a queue (0 by default: none)
+Shortest work first, bounded: a report with at most REPORT_WINDOW_WHOLE
+sections left on a queue (30 by default, a shortlist of six players; 0: none)
 publishes all of them at once. Behind a big report it waits for one window,
 then its sections stand in front of the big one's next refills, so a
-shortlist posted after a 500-player report is ready sooner; the big report is
-delayed by it (docs/performance.md).
+shortlist posted after a 500-player report is ready in one pass instead of
+taking turns (docs/performance.md).
 
 Nothing about at-least-once changes: a window's records are published by the
 same dispatch (marked dispatched only once confirmed), the refill is an

@@ -73,7 +73,8 @@ class QueueSerializer(serializers.Serializer):
     )
     sections_ahead = serializers.IntegerField(
         help_text="Other reports' sections that run before this report's last one: for a running "
-        "report its share of the others (they take turns), for a waiting one everything running "
+        "report its share of the others (they take turns; a small report going out whole waits only "
+        "for each other report's window), for a waiting one everything running "
         "and the owner's reports waiting before it."
     )
 

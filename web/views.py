@@ -240,34 +240,36 @@ def report_pizza(request: HttpRequest, report_id, player_id: int) -> HttpRespons
     )
 
 
-@login_required
-@require_POST
-def report_retry(request: HttpRequest, report_id) -> HttpResponse:
+def _report_action(request: HttpRequest, report_id, action, done: str) -> HttpResponse:
+    """Run a service's action on a report the user may read, say how it went, and go back to its page."""
     report = _visible_report(request, report_id)
     try:
-        report_services.report_retry(report=report)
+        action(report=report)
     except ApplicationError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, "The failed sections are queued again.")
+        messages.success(request, done)
     return redirect("web:report-page", report_id=report.pk)
+
+
+@login_required
+@require_POST
+def report_retry(request: HttpRequest, report_id) -> HttpResponse:
+    return _report_action(
+        request, report_id, report_services.report_retry, "The failed sections are queued again."
+    )
 
 
 @login_required
 @require_POST
 def report_cancel(request: HttpRequest, report_id) -> HttpResponse:
     """The API's cancel (reports.fairshare.report_cancel), for whoever may read the report: its owner or staff."""
-    report = _visible_report(request, report_id)
-    try:
-        fairshare.report_cancel(report=report)
-    except ApplicationError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(
-            request,
-            "The report is cancelled: sections not started will not run; what finished stays readable.",
-        )
-    return redirect("web:report-page", report_id=report.pk)
+    return _report_action(
+        request,
+        report_id,
+        fairshare.report_cancel,
+        "The report is cancelled: sections not started will not run; what finished stays readable.",
+    )
 
 
 def _owned_report(request: HttpRequest, report_id) -> Report:

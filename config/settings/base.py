@@ -460,9 +460,11 @@ REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3
 # waits behind at most this many sections of each report before it, not behind
 # a 500-player report's 2,500. Above what the pools of one queue run at once
 # (6 per worker host here, with one prefetched each), or a report alone leaves
-# processes idle; 16 with REPORT_WINDOW_WHOLE set (docs/operations.md); 0: no
+# processes idle. 16, not 12, because small reports go out whole (below): a
+# report posted after four big ones waits behind four windows, so a small one
+# does not run at more than twice their rate (docs/operations.md); 0: no
 # window, every section published at once (first in, first out).
-REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=12)
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=16)
 # A report's window is topped up every this many ended sections: one publish
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
@@ -477,11 +479,12 @@ if REPORT_WINDOW_SECTIONS < 0 or (
         "first window"
     )
 # A report with at most this many sections left on a queue publishes them all
-# at once instead of taking turns: a small report behind a big one is ready
-# sooner (its ratio to alone 1.2-1.8 against 2.3-3.0), the big one later (1.23
-# with ten small ones arriving, against 0.98-1.01). 0: strict turns, the default;
-# the trade is a product choice (docs/architecture.md, docs/performance.md).
-REPORT_WINDOW_WHOLE = env.int("REPORT_WINDOW_WHOLE", default=0)
+# at once instead of taking turns: 30 is a shortlist of up to six players. A
+# 5-player report behind a 500-player one is ready in about 1.6 times its time
+# alone instead of 2.1-3.0, and the 500-player report, with ten of them
+# arriving during it, stays within 1.05-1.11 of its time alone
+# (docs/performance.md). 0: strict turns for every report.
+REPORT_WINDOW_WHOLE = env.int("REPORT_WINDOW_WHOLE", default=30)
 if REPORT_WINDOW_WHOLE < 0:
     raise ImproperlyConfigured(
         f"REPORT_WINDOW_WHOLE={REPORT_WINDOW_WHOLE}: it counts sections, from 0 (strict turns)"
