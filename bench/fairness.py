@@ -104,13 +104,13 @@ def _ready(report_ids: list[str]) -> dict[str, float]:
         time.sleep(WATCH_INTERVAL_S)
 
 
-def _delete(client: ApiClient, report_ids: list[str], *, workers: dict[str, str]) -> None:
-    """Delete the reports, then wait until both pools are idle, so the next measure starts on a quiet host.
+def _delete(owned: list[tuple[ApiClient, str]], *, workers: dict[str, str]) -> None:
+    """Delete each (owner, report), then wait once until both pools are idle, so the next measure starts quiet.
 
     Deliveries already prefetched end quietly (their records are gone), and a
     merge sent at a report's completion runs on to its end.
     """
-    for report_id in report_ids:
+    for client, report_id in owned:
         answer, _ = client.request("DELETE", f"/api/reports/{report_id}/")
         if answer.status_code != 204:
             raise RuntimeError(f"DELETE answered {answer.status_code}")
@@ -120,7 +120,7 @@ def _delete(client: ApiClient, report_ids: list[str], *, workers: dict[str, str]
 def _alone(client: ApiClient, *, name: str, player_ids: list[int], workers: dict[str, str]) -> float:
     report_id = _create(client, name=name, player_ids=player_ids)
     seconds = _ready([report_id])[report_id]
-    _delete(client, [report_id], workers=workers)
+    _delete([(client, report_id)], workers=workers)
     return seconds
 
 
@@ -137,8 +137,7 @@ def _small_after_big(
     time.sleep(SMALL_DELAY_S)
     small_id = _create(small_client, name="bench: fair small after big", player_ids=small)
     seconds = _ready([small_id])[small_id]
-    _delete(big_client, [big_id], workers=workers)
-    _delete(small_client, [small_id], workers=workers)
+    _delete([(big_client, big_id), (small_client, small_id)], workers=workers)
     return seconds
 
 
@@ -154,7 +153,7 @@ def _big_alone(
     report_id = _create(client, name="bench: fair big alone", player_ids=player_ids)
     seconds = _ready([report_id])[report_id]
     used = cpu.cpu_used(before, cpu.cpu_by_role(cpu_roots))
-    _delete(client, [report_id], workers=workers)
+    _delete([(client, report_id)], workers=workers)
     pipeline = sum(used.get(role, 0.0) for role in cpu_roots)
     return {
         "fair_big_alone_s": rounded(seconds),
@@ -204,8 +203,7 @@ def _jain(clients: list[ApiClient], groups: list[list[int]], *, workers: dict[st
         .order_by()
     )
     rates = [ended.get(row["pk"], 0) / seconds if seconds > 0 else 0.0 for row in rows.values()]
-    for client, report_id in zip(clients, report_ids, strict=True):
-        _delete(client, [report_id], workers=workers)
+    _delete(list(zip(clients, report_ids, strict=True)), workers=workers)
     return {
         "fair_jain_index": rounded(jain_index(rates)),
         "fair_jain_window_s": rounded(seconds),
@@ -256,8 +254,7 @@ def fair_share(base_url: str, *, cpu_roots: dict[str, int], workers: dict[str, s
         time.sleep(spacing)
         small_ids.append(_create(small_client, name=f"bench: fair small {index}", player_ids=group))
     times = _ready([big_id, *small_ids])
-    _delete(big_client, [big_id], workers=workers)
-    _delete(small_client, small_ids, workers=workers)
+    _delete([(big_client, big_id), *((small_client, report_id) for report_id in small_ids)], workers=workers)
     figures["fair_big_with_smalls_s"] = rounded(times[big_id])
     figures["fair_small_during_big_max_s"] = rounded(max(times[report_id] for report_id in small_ids))
 
