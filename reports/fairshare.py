@@ -17,10 +17,13 @@ and it pays one publish per REPORT_WINDOW_REFILL sections
 
 Shortest work first, bounded: a report with at most REPORT_WINDOW_WHOLE
 sections left on a queue (30 by default, a shortlist of six players; 0: none)
-publishes all of them at once. Behind a big report it waits for one window,
-then its sections stand in front of the big one's next refills, so a
-shortlist posted after a 500-player report is ready in one pass instead of
-taking turns (docs/performance.md).
+may have more than a window in flight: all of them when it is alone on the
+queue or behind one other report, and beside more a part of what is in
+flight that shrinks with theirs (`shortlist_burst`). Behind a big report it
+waits for one window, then its sections stand in front of the big one's next
+refills, so a shortlist posted after a 500-player report is ready in one pass
+instead of taking turns; beside four reports it takes about two windows
+before turns, so it does not run at twice their rate (docs/performance.md).
 
 Nothing about at-least-once changes: a window's records are published by the
 same dispatch (marked dispatched only once confirmed), the refill is an
@@ -73,9 +76,12 @@ MIN_SECTION_MS = 1.0
 def window_room(*, report_id) -> dict[str, int] | None:
     """Per queue, how many more of the report's sections its window takes now; None with no window.
 
-    A report with at most REPORT_WINDOW_WHOLE sections left on a queue has room
-    for all of them: the shortest work goes out whole and ends in one pass
-    instead of taking turns with bigger reports (docs/architecture.md).
+    A report with at most REPORT_WINDOW_WHOLE sections left on a queue (a
+    shortlist) may have more than a window in flight there: all of them when
+    no other report has sections in flight on the queue, and beside others a
+    fixed multiple of an equal share of what is in flight (`shortlist_burst`).
+    Behind one big report a shortlist goes out whole and ends in one pass;
+    beside four it takes turns after about two windows (docs/architecture.md).
     """
     window = settings.REPORT_WINDOW_SECTIONS
     if not window:
@@ -88,14 +94,48 @@ def window_room(*, report_id) -> dict[str, int] | None:
         .annotate(n=Count("pk"))
         .order_by()
     )
-    # The counters are read only where whole reports are on (by default they are not).
+    # The counters are read only where shortlists are on (REPORT_WINDOW_WHOLE=0: strict turns).
     left = _sections_left(report_id) if settings.REPORT_WINDOW_WHOLE else {}
     room = {}
     for queue in (FAST_QUEUE, SLOW_QUEUE):
-        flying = in_flight.get(queue, 0)
-        whole = 0 < left.get(queue, 0) <= settings.REPORT_WINDOW_WHOLE
-        room[queue] = max(0, (left[queue] if whole else window) - flying)
+        allowed = window
+        # A shortlist no bigger than a window needs no count of the others.
+        if window < left.get(queue, 0) <= settings.REPORT_WINDOW_WHOLE:
+            allowed = min(left[queue], shortlist_burst(reports=_others_in_flight(report_id, queue)))
+        room[queue] = max(0, allowed - in_flight.get(queue, 0))
     return room
+
+
+def shortlist_burst(*, reports: int) -> int:
+    """Sections a shortlist may have in flight on a queue where `reports` other reports have theirs.
+
+    Each other report holds up to a window W, so with b of the shortlist's
+    in flight its part is b / (b + reports * W), against an equal share of
+    1 / (reports + 1). The rule is a fixed multiple s of the equal share, the
+    one that lets a shortlist of REPORT_WINDOW_WHOLE sections out whole
+    behind one report: s = 2 * WHOLE / (WHOLE + W), 1.58 with 30 and 8, and
+    so b <= s * reports * W / (reports + 1 - s). Beside more reports the
+    shortlist's part shrinks with everyone's: with the defaults 30 sections
+    behind one report, 14 beside four, never under one window. Alone it may
+    have all it has left (at most WHOLE). Integer arithmetic: behind one
+    report the bound is exactly WHOLE.
+    """
+    window, whole = settings.REPORT_WINDOW_SECTIONS, settings.REPORT_WINDOW_WHOLE
+    if not reports:
+        return whole
+    bound = 2 * whole * reports * window // ((reports + 1) * (whole + window) - 2 * whole)
+    return max(window, bound)
+
+
+def _others_in_flight(report_id, queue: str) -> int:
+    """How many other reports have sections in the broker or running on the queue: one query."""
+    return (
+        ReportTask.objects.filter(queue=queue, state__in=IN_FLIGHT_STATES, dispatched_at__isnull=False)
+        .exclude(report_id=report_id)
+        .values("report_id")
+        .distinct()
+        .count()
+    )
 
 
 def _sections_left(report_id) -> dict[str, int]:
@@ -395,7 +435,11 @@ def sections_ahead(report: Report) -> dict[str, int]:
 
 
 def _delay(*, theirs: int, mine: int) -> int:
-    """How many of another running report's `theirs` sections left run before this one's `mine` last."""
+    """How many of another running report's `theirs` sections left run before this one's `mine` last.
+
+    A shortlist is taken to go out whole, as it does behind one other report
+    (beside more it takes some turns: the ETA is then a little early).
+    """
     whole, window = settings.REPORT_WINDOW_WHOLE, settings.REPORT_WINDOW_SECTIONS
     if window and 0 < mine <= whole:
         return theirs if theirs <= whole else min(theirs, window)

@@ -458,17 +458,17 @@ REPORT_STORAGE_AUDIT_GRACE_S = env.int("REPORT_STORAGE_AUDIT_GRACE_S", default=3
 # sections of one report are in the broker or running per queue; the rest stay
 # in the database and are published as sections end, so a report posted later
 # waits behind at most this many sections of each report before it, not behind
-# a 500-player report's 2,500. Above what the pools of one queue run at once
-# (6 per worker host here, with one prefetched each), or a report alone leaves
-# processes idle. 16, not 12, because small reports go out whole (below): a
-# report posted after four big ones waits behind four windows, so a small one
-# does not run at more than twice their rate (docs/operations.md); 0: no
-# window, every section published at once (first in, first out).
-REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=16)
+# a 500-player report's 2,500. At least what the pools of one queue run at once
+# (6 per worker host here) plus REPORT_WINDOW_REFILL, or a report alone leaves
+# processes idle. 8, not more: a shortlist behind a big report waits for one
+# window, so it is ready in about (8 + 25) / 25 of its time alone, where 16
+# gave 1.6-1.7 (docs/performance.md, "A shortlist's share"); 0: no window,
+# every section published at once (first in, first out).
+REPORT_WINDOW_SECTIONS = env.int("REPORT_WINDOW_SECTIONS", default=8)
 # A report's window is topped up every this many ended sections: one publish
 # (and its confirm) per this many sections, not per section. At most
 # REPORT_WINDOW_SECTIONS minus the pools' processes, or the queue runs dry.
-REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=4)
+REPORT_WINDOW_REFILL = env.int("REPORT_WINDOW_REFILL", default=2)
 if REPORT_WINDOW_SECTIONS < 0 or (
     REPORT_WINDOW_SECTIONS and not 1 <= REPORT_WINDOW_REFILL <= REPORT_WINDOW_SECTIONS
 ):
@@ -478,12 +478,11 @@ if REPORT_WINDOW_SECTIONS < 0 or (
         "refill must be from 1 to the window (a window of 0 turns fair share off), or a report stops after its "
         "first window"
     )
-# A report with at most this many sections left on a queue publishes them all
-# at once instead of taking turns: 30 is a shortlist of up to six players. A
-# 5-player report behind a 500-player one is ready in about 1.6 times its time
-# alone instead of 2.1-3.0, and the 500-player report, with ten of them
-# arriving during it, took 1.05-1.16 times its time alone (three runs)
-# (docs/performance.md). 0: strict turns for every report.
+# A report with at most this many sections left on a queue (a shortlist: 30 is
+# six players) may have more than a window in flight: all of them alone or
+# behind one other report, and beside more a part that shrinks with theirs,
+# so it never runs at twice the rate of each of four others
+# (reports.fairshare.shortlist_burst). 0: strict turns for every report.
 REPORT_WINDOW_WHOLE = env.int("REPORT_WINDOW_WHOLE", default=30)
 if REPORT_WINDOW_WHOLE < 0:
     raise ImproperlyConfigured(

@@ -59,6 +59,38 @@ def test_a_report_with_few_sections_left_goes_out_whole(owner, settings):
     assert len(_chosen(report)) == 3
 
 
+def test_a_shortlist_goes_out_whole_behind_one_report_and_takes_less_beside_more(owner, settings):
+    settings.REPORT_WINDOW_SECTIONS = 2
+    settings.REPORT_WINDOW_WHOLE = 8
+    league = small_league().player_ids
+    shortlist, _ = services.report_create(
+        owner=owner, player_ids=league[:4], sections=["profile", "match_log"]
+    )
+    others = [
+        services.report_create(owner=owner, player_ids=[player], sections=["profile", "match_log"])[0]
+        for player in league[4:6]
+    ]
+
+    # Behind another report's window in flight: all 8 (the share s = 2 * 8 / (8 + 2) = 1.6).
+    ReportTask.objects.filter(report=others[0]).update(dispatched_at=timezone.now())
+    assert len(_chosen(shortlist)) == 8
+
+    # Beside two: b <= 1.6 * 2 * 2 / (3 - 1.6) = 4.6, two windows.
+    ReportTask.objects.filter(report=others[1]).update(dispatched_at=timezone.now())
+    assert len(_chosen(shortlist)) == 4
+
+    # An ended report holds nothing in flight: with both ended, all 8 go again.
+    ReportTask.objects.filter(report__in=others).update(state=TaskState.DONE)
+    assert len(_chosen(shortlist)) == 8
+
+
+@pytest.mark.parametrize(("reports", "burst"), [(0, 30), (1, 30), (2, 20), (4, 17), (50, 15)])
+def test_a_shortlists_burst_falls_from_whole_to_one_and_a_half_windows(settings, reports, burst):
+    # With 30 and 10 the share is 1.5 equal shares: 30 behind one, 20 beside two, 15 beside fifty.
+    settings.REPORT_WINDOW_SECTIONS, settings.REPORT_WINDOW_WHOLE = 10, 30
+    assert fairshare.shortlist_burst(reports=reports) == burst
+
+
 def test_a_dependent_stays_back_while_its_dependency_waits_for_room(owner, settings):
     # visuals (slow) is chained behind shot_map (fast): a retried shot_map queued again beside it.
     settings.REPORT_WINDOW_SECTIONS = 1
